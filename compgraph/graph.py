@@ -127,8 +127,10 @@ class ComputationalGraph:
                 "and only gates have inputs"
             )
         if source == target or nx.has_path(self.dag, target, source):
-            path = [target] if source == target else nx.shortest_path(
-                self.dag, target, source
+            path = (
+                [target]
+                if source == target
+                else nx.shortest_path(self.dag, target, source)
             )
             loop = " -> ".join([*path, target])
             raise CycleError(
@@ -310,8 +312,11 @@ class ComputationalGraph:
     def _compiled(self):
         if self._plan is None:
             attributes = self.dag.nodes
-            self._order = list(nx.lexicographical_topological_sort(
-                self.dag, key=lambda n: attributes[n]["index"]))
+            self._order = list(
+                nx.lexicographical_topological_sort(
+                    self.dag, key=lambda n: attributes[n]["index"]
+                )
+            )
             plan = []
             for name in self._order:
                 gate = attributes[name].get("gate")
@@ -331,8 +336,10 @@ class ComputationalGraph:
             return method(*args)
         except Exception as error:
             if isinstance(error, ValueError) and _about_shapes(str(error)):
-                shapes = ", ".join(f"{s} {shape_of(v)}" for s, v in zip(
-                    sources, (self._values[s] for s in sources)))
+                shapes = ", ".join(
+                    f"{s} {shape_of(v)}"
+                    for s, v in zip(sources, (self._values[s] for s in sources))
+                )
                 raise ShapeMismatchError(
                     f"gate {name!r} ({gate.label}) cannot combine its inputs "
                     f"{shapes} in {method.__name__}: {error}"
@@ -345,8 +352,11 @@ class ComputationalGraph:
     def _checked_gradients(self, name, gate, sources, sent):
         """Enforce the contract: one gradient per input, shaped like the input."""
         if not isinstance(sent, (tuple, list)) or len(sent) != len(sources):
-            got = (f"{len(sent)} gradients" if isinstance(sent, (tuple, list))
-                   else f"a {type(sent).__name__}")
+            got = (
+                f"{len(sent)} gradients"
+                if isinstance(sent, (tuple, list))
+                else f"a {type(sent).__name__}"
+            )
             raise GateContractError(
                 f"gate {name!r} ({type(gate).__name__}).backward must return a "
                 f"tuple of {len(sources)} gradients, one per input; it returned "
@@ -504,7 +514,11 @@ def _about_shapes(message: str) -> bool:
 
 def _default_prefix(gate) -> str:
     prefix = type(gate).__name__.lower()
-    return prefix[: -len("gate")] if prefix.endswith("gate") and prefix != "gate" else prefix
+    return (
+        prefix[: -len("gate")]
+        if prefix.endswith("gate") and prefix != "gate"
+        else prefix
+    )
 
 
 def _check_arity(name, gate, count, connected=False):
@@ -518,8 +532,9 @@ def _check_arity(name, gate, count, connected=False):
 
 
 def _check_finite(name, gate, what, value):
-    finite = math.isfinite(value) if isinstance(value, float) else np.all(
-        np.isfinite(value))
+    finite = (
+        math.isfinite(value) if isinstance(value, float) else np.all(np.isfinite(value))
+    )
     if not finite:
         raise NonFiniteValueError(
             f"node {name!r} ({gate.label}) produced a non-finite {what}: "

@@ -8,6 +8,7 @@ side becomes the gate's constant where a gate takes one (``x + 1`` adds an
 
 import numbers
 
+from compgraph.trace import format_value
 from gates.activations import (
     AbsGate,
     ExpGate,
@@ -31,7 +32,6 @@ from gates.arithmetic import (
     ScaleGate,
     SubtractGate,
 )
-from compgraph.trace import format_value
 from gates.base import Gate
 from gates.tensor import SumGate
 
