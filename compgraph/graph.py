@@ -73,6 +73,7 @@ class ComputationalGraph:
         self._grads = {}
         self._output = None
         self._counter = itertools.count()
+        self._name_counters = {}
         # Cached until the graph changes: the topological order, the gates
         # as (node, gate, input names) in that order, and the input names.
         self._order = self._plan = None
@@ -243,6 +244,17 @@ class ComputationalGraph:
     def eval(self) -> "ComputationalGraph":
         """Put every gate in evaluation mode."""
         return self._set_training(False)
+
+    def draw(self, **options):
+        """Draw the graph as on the slides; see :func:`compgraph.draw.draw`."""
+        from compgraph.draw import draw  # drawing is built on the graph, not in it
+
+        return draw(self, **options)
+
+    def _repr_svg_(self):
+        from compgraph.draw import to_svg
+
+        return to_svg(self)
 
     def __repr__(self):
         counts = {k: len(self.nodes(k)) for k in (*LEAF_KINDS, "gate")}
@@ -446,7 +458,9 @@ class ComputationalGraph:
             )
 
     def _fresh_name(self, prefix):
-        for number in itertools.count(len(self.dag)):
+        """``prefix`` plus the first free number: add1, add2, multiply1 ..."""
+        counter = self._name_counters.setdefault(prefix, itertools.count(1))
+        for number in counter:
             if f"{prefix}{number}" not in self.dag:
                 return f"{prefix}{number}"
 

@@ -121,7 +121,8 @@ class Trace(list):
         for row in rows:
             cells = [row[0].rjust(widths[0])]
             cells += [c.ljust(w) for c, w in zip(row[1:-1], widths[1:-1])]
-            cells.append(row[-1].rjust(widths[-1]))
+            last = row[-1].rjust if rows[0][-1] == "output" else row[-1].ljust
+            cells.append(last(widths[-1]))
             lines.append("  ".join(cells).rstrip())
         return "\n".join(lines)
 
