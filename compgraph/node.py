@@ -48,7 +48,7 @@ class Node:
     >>> g.forward(x=0.0)
     0.7310585786300049
     >>> y
-    Node('sigmoid3', SigmoidGate, value=0.7311)
+    Node('sigmoid1', SigmoidGate, value=0.7311)
     """
 
     __slots__ = ("graph", "name")
