@@ -1,0 +1,355 @@
+"""Convolution and pooling gates on NCHW batches.
+
+Every gate here reads a batch ``x`` of shape ``(N, C, H, W)``: N samples, C
+channels, H rows and W columns. A window of ``KH x KW`` cells slides over
+the rows and columns with a stride; the output has
+
+    ``OH = (H + 2 * padding - KH) // stride + 1``
+
+rows (and likewise columns). When ``H + 2 * padding - KH`` is not a multiple
+of the stride, the leftover rows at the bottom (columns at the right) are
+read by no window: they do not affect the output and their gradient is 0.
+
+Both directions are array operations, never Python loops over pixels:
+forward cuts the windows out of ``x`` with strides
+(``numpy.lib.stride_tricks.sliding_window_view``) and, for convolution, turns
+them into one matrix product (*im2col*); backward scatters the window
+gradients back with one strided, vectorized addition per kernel offset
+``(i, j)``, that is ``KH * KW`` additions in all (*col2im*). Where windows
+overlap, the gradients of a shared cell add up.
+
+Float32 inputs stay float32; integer inputs are computed in float64.
+"""
+
+import numbers
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from gates.base import Gate
+
+__all__ = ["Conv2dGate", "MaxPool2dGate", "AvgPool2dGate"]
+
+
+class Conv2dGate(Gate):
+    """``y[n,f] = b[f] + sum(w[f] * window of x[n])``; ``dy/dw = window, dy/dx = w``.
+
+    A 2-D cross-correlation (what deep-learning libraries call convolution:
+    the kernel is not flipped) of ``x`` of shape ``(N, C, H, W)`` with ``F``
+    filters ``w`` of shape ``(F, C, KH, KW)``, plus one bias ``b[f]`` per
+    filter; ``xp`` is ``x`` with ``padding`` zeros around its rows and
+    columns. The output has shape ``(N, F, OH, OW)``.
+
+    Local gradients, for an upstream gradient ``g`` of the output's shape:
+    ``dL/db[f] = sum g[:, f]``; ``dL/dw[f, c, i, j]`` is the sum of ``g[n, f]``
+    times the window of ``xp`` at offset ``(i, j)``; ``dL/dxp`` scatters
+    ``sum_f w[f, c, i, j] g[n, f, oh, ow]`` back onto every cell the window
+    read, adding where windows overlap. Padding cells are dropped from
+    ``dL/dx``, and cells no window reads (a stride that does not divide
+    evenly) get 0. The function is linear in each input: no kinks.
+
+    Parameters
+    ----------
+    stride : int or (int, int), default=1
+        Step between windows, over rows and columns.
+    padding : int or (int, int), default=0
+        Zeros added on both sides of the rows and of the columns.
+
+    Examples
+    --------
+    A 3x3 kernel of ones with stride 2 reads only the top-left 3x3 block of a
+    4x4 image; the last row and column get no gradient:
+
+    >>> import numpy as np
+    >>> gate = Conv2dGate(stride=2)
+    >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+    >>> gate.forward(x, np.ones((1, 1, 3, 3)), np.zeros(1))
+    array([[[[45.]]]])
+    >>> dx, dw, db = gate.backward(np.ones((1, 1, 1, 1)))
+    >>> dx[0, 0]
+    array([[1., 1., 1., 0.],
+           [1., 1., 1., 0.],
+           [1., 1., 1., 0.],
+           [0., 0., 0., 0.]])
+    >>> db
+    array([1.])
+    """
+
+    symbol = "conv"
+
+    def __init__(self, stride=1, padding=0):
+        self.stride = _pair(stride, "stride", "Conv2dGate", minimum=1)
+        self.padding = _pair(padding, "padding", "Conv2dGate", minimum=0)
+
+    def forward(self, x, w, b):
+        x, w, b = np.asarray(x), np.asarray(w), np.asarray(b)
+        _check_conv_shapes(x, w, b)
+        (sh, sw), (ph, pw) = self.stride, self.padding
+        n, c, h, wd = x.shape
+        f, _, kh, kw = w.shape
+        oh, ow = _out_size("Conv2dGate", (h, wd), (kh, kw), self.stride, self.padding)
+        dtype = _float_type(x, w, b)
+
+        # Channels first and the batch last, (C, H, W, N), so that a window
+        # offset selects long contiguous runs, in im2col and in col2im alike.
+        xp = np.zeros((c, h + 2 * ph, wd + 2 * pw, n), dtype)
+        xp[:, ph : ph + h, pw : pw + wd] = x.transpose(1, 2, 3, 0)
+        windows = sliding_window_view(xp, (kh, kw), axis=(1, 2))
+        windows = windows[:, ::sh, ::sw]  # OH, OW of them: (H' - KH) // s + 1
+        # (C, OH, OW, N, KH, KW) -> rows (c, i, j), columns (oh, ow, n)
+        cols = windows.transpose(0, 4, 5, 1, 2, 3).reshape(c * kh * kw, -1)
+
+        # (F, C*KH*KW) @ (C*KH*KW, OH*OW*N) -> (F, OH, OW, N) -> (N, F, OH, OW)
+        product = (w.reshape(f, -1).astype(dtype, copy=False) @ cols).reshape(
+            f, oh, ow, n
+        )
+        out = np.empty((n, f, oh, ow), dtype)
+        np.add(product.transpose(3, 0, 1, 2), b.reshape(f, 1, 1), out=out)
+
+        self.x, self.w, self.b, self.cols = x, w, b, cols
+        self.out_size = (oh, ow)
+        return out
+
+    def backward(self, upstream):
+        x, w, cols = self.x, self.w, self.cols
+        (sh, sw), (ph, pw) = self.stride, self.padding
+        n, c, h, wd = x.shape
+        f, _, kh, kw = w.shape
+        oh, ow = self.out_size
+        dtype = cols.dtype
+        upstream = np.asarray(upstream, dtype)
+
+        # (N, F, OH, OW) -> (F, OH*OW*N), the column order of cols
+        g = np.ascontiguousarray(upstream.transpose(1, 2, 3, 0)).reshape(f, -1)
+        db = upstream.sum(axis=(0, 2, 3))
+        dw = (g @ cols.T).reshape(w.shape)
+        dcols = (w.reshape(f, -1).T.astype(dtype, copy=False) @ g).reshape(
+            c, kh, kw, oh, ow, n
+        )
+
+        # col2im: one strided addition per kernel offset; overlaps add up.
+        dxp = np.zeros((c, h + 2 * ph, wd + 2 * pw, n), dtype)
+        for i in range(kh):
+            for j in range(kw):
+                rows = slice(i, i + sh * (oh - 1) + 1, sh)
+                columns = slice(j, j + sw * (ow - 1) + 1, sw)
+                dxp[:, rows, columns] += dcols[:, i, j]
+        dx = dxp[:, ph : ph + h, pw : pw + wd].transpose(3, 0, 1, 2)
+
+        return (
+            _like(np.ascontiguousarray(dx), x),
+            _like(dw, w),
+            _like(db, self.b),
+        )
+
+    def __repr__(self):
+        return f"Conv2dGate(stride={self.stride}, padding={self.padding})"
+
+
+class MaxPool2dGate(Gate):
+    """``y = max(window of x)``; ``dy/dx = 1/k`` at each of its ``k`` maxima, else 0.
+
+    Pools every channel of ``x`` of shape ``(N, C, H, W)`` separately, giving
+    ``(N, C, OH, OW)``. Backward routes each window's upstream gradient to
+    the cell that held its maximum; where windows overlap, a cell that is the
+    maximum of several windows receives the sum of their gradients.
+
+    Ties: a window whose maximum is held by ``k`` cells sends ``1/k`` of its
+    upstream gradient to each, so the window's gradient is conserved and no
+    cell is favoured by its position. With ``k = 2`` this is the average of
+    the one-sided derivatives, which a centered finite difference measures
+    (0.5 each); with ``k >= 3`` the per-cell centered difference is still 0.5,
+    so a numerical check flags such ties as kinks rather than passing them.
+
+    Parameters
+    ----------
+    kernel_size : int or (int, int)
+        Window size ``(KH, KW)``.
+    stride : int or (int, int), default=None
+        Step between windows; ``None`` means ``kernel_size`` (no overlap).
+
+    Examples
+    --------
+    Overlapping 2x2 windows with stride 1: the 9 is the maximum of all four
+    windows, so it receives all four upstream gradients:
+
+    >>> import numpy as np
+    >>> gate = MaxPool2dGate(2, stride=1)
+    >>> x = np.array([[1.0, 2, 3], [4, 9, 5], [6, 7, 8]]).reshape(1, 1, 3, 3)
+    >>> gate.forward(x)[0, 0]
+    array([[9., 9.],
+           [9., 9.]])
+    >>> gate.backward(np.ones((1, 1, 2, 2)))[0][0, 0]
+    array([[0., 0., 0.],
+           [0., 4., 0.],
+           [0., 0., 0.]])
+    """
+
+    symbol = "maxpool"
+
+    def __init__(self, kernel_size, stride=None):
+        self.kernel_size = _pair(kernel_size, "kernel_size", "MaxPool2dGate", 1)
+        stride = self.kernel_size if stride is None else stride
+        self.stride = _pair(stride, "stride", "MaxPool2dGate", minimum=1)
+
+    def forward(self, x):
+        x = np.asarray(x)
+        windows = _windows("MaxPool2dGate", x, self.kernel_size, self.stride)
+        out = windows.max(axis=(4, 5))
+        self.x, self.windows, self.out = x, windows, out
+        return out
+
+    def backward(self, upstream):
+        # (N, C, OH, OW, KH, KW): which cells of each window hold its maximum
+        winners = self.windows == self.out[..., None, None]
+        share = np.asarray(upstream) / winners.sum(axis=(4, 5))
+        dwindows = winners * share[..., None, None].astype(_grad_type(self.x))
+        return (_col2im(dwindows, self.x.shape, self.stride, self.x),)
+
+    def __repr__(self):
+        return f"MaxPool2dGate(kernel_size={self.kernel_size}, stride={self.stride})"
+
+
+class AvgPool2dGate(Gate):
+    """``y = mean(window of x)``; ``dy/dx = 1 / (KH * KW)`` at every cell of the window.
+
+    Pools every channel of ``x`` of shape ``(N, C, H, W)`` separately, giving
+    ``(N, C, OH, OW)``; where windows overlap, a cell's gradient is the sum
+    over the windows that read it. The function is linear: no kinks.
+
+    Parameters
+    ----------
+    kernel_size : int or (int, int)
+        Window size ``(KH, KW)``.
+    stride : int or (int, int), default=None
+        Step between windows; ``None`` means ``kernel_size`` (no overlap).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> gate = AvgPool2dGate(2)
+    >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+    >>> gate.forward(x)[0, 0]
+    array([[ 2.5,  4.5],
+           [10.5, 12.5]])
+    >>> gate.backward(np.ones((1, 1, 2, 2)))[0][0, 0, 0]
+    array([0.25, 0.25, 0.25, 0.25])
+    """
+
+    symbol = "avgpool"
+
+    def __init__(self, kernel_size, stride=None):
+        self.kernel_size = _pair(kernel_size, "kernel_size", "AvgPool2dGate", 1)
+        stride = self.kernel_size if stride is None else stride
+        self.stride = _pair(stride, "stride", "AvgPool2dGate", minimum=1)
+
+    def forward(self, x):
+        x = np.asarray(x)
+        windows = _windows("AvgPool2dGate", x, self.kernel_size, self.stride)
+        self.x, self.out_shape = x, windows.shape
+        return windows.mean(axis=(4, 5), dtype=_grad_type(x))
+
+    def backward(self, upstream):
+        kh, kw = self.kernel_size
+        share = np.asarray(upstream, _grad_type(self.x)) / (kh * kw)
+        dwindows = np.broadcast_to(share[..., None, None], self.out_shape)
+        return (_col2im(dwindows, self.x.shape, self.stride, self.x),)
+
+    def __repr__(self):
+        return f"AvgPool2dGate(kernel_size={self.kernel_size}, stride={self.stride})"
+
+
+# -- helpers shared by the gates above ---------------------------------------
+
+
+def _pair(value, name: str, gate: str, minimum: int) -> tuple[int, int]:
+    """``value`` as a ``(rows, columns)`` pair of ints, each at least ``minimum``."""
+    pair = (value, value) if not isinstance(value, (tuple, list)) else tuple(value)
+    valid = len(pair) == 2 and all(
+        isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= minimum
+        for v in pair
+    )
+    if not valid:
+        raise ValueError(
+            f"{gate}: {name} must be an int >= {minimum} or a pair of them "
+            f"(rows, columns), got {value!r}"
+        )
+    return int(pair[0]), int(pair[1])
+
+
+def _out_size(gate, size, kernel, stride, padding) -> tuple[int, int]:
+    """Output rows and columns; a kernel larger than the padded input is an error."""
+    padded = tuple(s + 2 * p for s, p in zip(size, padding))
+    if kernel[0] > padded[0] or kernel[1] > padded[1]:
+        raise ValueError(
+            f"{gate}: the kernel {kernel[0]}x{kernel[1]} is larger than the "
+            f"padded input {padded[0]}x{padded[1]} (input {size[0]}x{size[1]}, "
+            f"padding {padding}); use a smaller kernel or more padding"
+        )
+    return tuple((p - k) // s + 1 for p, k, s in zip(padded, kernel, stride))
+
+
+def _check_ndim(gate: str, name: str, value, ndim: int, layout: str) -> None:
+    if value.ndim != ndim:
+        raise ValueError(
+            f"{gate}: {name} must have shape {layout}, got an array of shape "
+            f"{value.shape}"
+        )
+
+
+def _check_conv_shapes(x, w, b) -> None:
+    _check_ndim("Conv2dGate", "x", x, 4, "(N, C, H, W)")
+    _check_ndim("Conv2dGate", "w", w, 4, "(F, C, KH, KW)")
+    if x.shape[1] != w.shape[1]:
+        raise ValueError(
+            f"Conv2dGate: x has {x.shape[1]} channels (shape {x.shape}) but the "
+            f"filters w expect {w.shape[1]} (shape {w.shape}); the second axes "
+            "must match"
+        )
+    if b.shape != (w.shape[0],):
+        raise ValueError(
+            f"Conv2dGate: b must have shape ({w.shape[0]},), one bias per filter "
+            f"of w (shape {w.shape}), got shape {b.shape}"
+        )
+
+
+def _windows(gate: str, x, kernel, stride):
+    """View of the pooling windows of ``x``: ``(N, C, OH, OW, KH, KW)``."""
+    _check_ndim(gate, "x", x, 4, "(N, C, H, W)")
+    oh, ow = _out_size(gate, x.shape[2:], kernel, stride, (0, 0))
+    windows = sliding_window_view(x, kernel, axis=(2, 3))[
+        :, :, :: stride[0], :: stride[1]
+    ]
+    assert windows.shape[2:4] == (oh, ow)
+    return windows
+
+
+def _col2im(dwindows, shape, stride, like):
+    """Add window gradients ``(N, C, OH, OW, KH, KW)`` back onto an input of ``shape``.
+
+    One strided addition per kernel offset; cells shared by overlapping
+    windows receive the sum.
+    """
+    n, c, oh, ow, kh, kw = dwindows.shape
+    sh, sw = stride
+    dx = np.zeros(shape, _grad_type(like))
+    for i in range(kh):
+        for j in range(kw):
+            rows = slice(i, i + sh * (oh - 1) + 1, sh)
+            columns = slice(j, j + sw * (ow - 1) + 1, sw)
+            dx[:, :, rows, columns] += dwindows[..., i, j]
+    return dx
+
+
+def _float_type(*arrays):
+    """The float type to compute in: float32 stays, integers become float64."""
+    return np.result_type(np.float32, *(a.dtype for a in arrays))
+
+
+def _grad_type(x):
+    return x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+
+
+def _like(grad, value):
+    """``grad`` in the float type of the input it belongs to."""
+    return grad.astype(_grad_type(value), copy=False)
