@@ -1,0 +1,517 @@
+"""Losses, and the softmax family that classification losses are built from.
+
+Every gate here is stable over the whole float range: softmax and the
+cross-entropies shift scores by their maximum before exponentiating, the
+binary cross-entropies never take the log of 0, and nothing overflows.
+
+Reductions (``reduction=``):
+
+- Losses over a batch of class scores (softmax cross-entropy, NLL, hinge)
+  compute one loss per sample, a row of ``(N, C)`` scores; ``"mean"`` (the
+  default) averages them over the batch, ``"sum"`` adds them, ``"none"``
+  returns the ``N`` per-sample losses. A single sample of shape ``(C,)``
+  gives one loss.
+- Elementwise losses (MSE, L1, smooth L1, BCE, BCE with logits) compute
+  one loss per element; ``"mean"`` averages over every element (not only
+  the batch axis), as PyTorch does, ``"sum"`` adds them and ``"none"``
+  returns them in the inputs' shape.
+
+Labels are integer class indices in ``[0, C)``: an integer array of shape
+``(N,)`` for scores ``(N, C)``, or a 0-d integer array (or numpy integer)
+for scores ``(C,)``. Labels receive no gradient (``None``). A Python int fed
+to a graph becomes a float, and float labels are refused: feed
+``np.array(1)``. Targets of the elementwise losses are floats and receive a
+gradient like the predictions.
+"""
+
+import numpy as np
+
+from gates.base import Gate, log, shape_of, sigmoid
+from gates.tensor import _axes, _check_indices, _grad_like, _scalar
+
+__all__ = [
+    "SoftmaxGate",
+    "LogSoftmaxGate",
+    "SoftmaxCrossEntropyGate",
+    "NLLLossGate",
+    "HingeLossGate",
+    "MSELossGate",
+    "L1LossGate",
+    "SmoothL1LossGate",
+    "BCELossGate",
+    "BCEWithLogitsLossGate",
+    "L2PenaltyGate",
+]
+
+REDUCTIONS = ("mean", "sum", "none")
+#: BCE clamps each logarithm at this value, so p = 0 or 1 gives a finite loss.
+LOG_FLOOR = -100.0
+#: BCE divides its gradient by max(p (1 - p), BCE_EPSILON), finite at p = 0, 1.
+BCE_EPSILON = 1e-12
+
+
+class SoftmaxGate(Gate):
+    """``s_i = e**x_i / sum_j e**x_j``; ``dL/dx = s * (g - sum_j g_j s_j)``.
+
+    The backward pass is the full Jacobian-vector product
+    ``(diag(s) - s s.T) g``, not its diagonal alone.
+
+    Parameters
+    ----------
+    axis : int, default=-1
+        The axis that sums to one.
+
+    Examples
+    --------
+    >>> gate = SoftmaxGate()
+    >>> gate.forward(np.array([0.0, np.log(3.0)]))
+    array([0.25, 0.75])
+    """
+
+    symbol = "softmax"
+
+    def __init__(self, axis: int = -1):
+        self.axis = axis
+
+    def forward(self, x):
+        _require_axis("SoftmaxGate", x, self.axis)
+        self.x = x
+        self.out = _softmax(x, self.axis)
+        return self.out
+
+    def backward(self, upstream):
+        s = self.out
+        dot = np.sum(upstream * s, axis=self.axis, keepdims=True)
+        return (_grad_like(s * (upstream - dot), self.x),)
+
+    def __repr__(self):
+        return f"SoftmaxGate(axis={self.axis!r})"
+
+
+class LogSoftmaxGate(Gate):
+    """``y_i = x_i - ln sum_j e**x_j``; ``dL/dx = g - softmax(x) sum_j g_j``.
+
+    The backward pass is the full Jacobian-vector product, not its diagonal.
+
+    Parameters
+    ----------
+    axis : int, default=-1
+        The axis to normalize over.
+    """
+
+    symbol = "log softmax"
+
+    def __init__(self, axis: int = -1):
+        self.axis = axis
+
+    def forward(self, x):
+        _require_axis("LogSoftmaxGate", x, self.axis)
+        self.x = x
+        out = _log_softmax(x, self.axis)
+        self.probs = np.exp(out)
+        return out
+
+    def backward(self, upstream):
+        total = np.sum(upstream, axis=self.axis, keepdims=True)
+        return (_grad_like(upstream - self.probs * total, self.x),)
+
+    def __repr__(self):
+        return f"LogSoftmaxGate(axis={self.axis!r})"
+
+
+class _LossGate(Gate):
+    """A loss with a ``reduction``: ``"mean"``, ``"sum"`` or ``"none"``."""
+
+    def __init__(self, reduction: str = "mean"):
+        if reduction not in REDUCTIONS:
+            raise ValueError(
+                f"{type(self).__name__}: reduction must be 'mean', 'sum' or "
+                f"'none'; got {reduction!r}"
+            )
+        self.reduction = reduction
+
+    def _reduce(self, losses):
+        """The per-sample or elementwise ``losses``, reduced."""
+        self.count = losses.size
+        if self.reduction == "none":
+            return _scalar(losses)
+        if self.count == 0:
+            raise ValueError(f"{type(self).__name__}: got no samples to average")
+        total = losses.sum()
+        return _scalar(total / self.count if self.reduction == "mean" else total)
+
+    def _spread(self, upstream):
+        """dL/d(each unreduced loss), from the upstream gradient."""
+        if self.reduction == "mean":
+            return np.asarray(upstream) / self.count
+        return np.asarray(upstream)
+
+    def __repr__(self):
+        return f"{type(self).__name__}(reduction={self.reduction!r})"
+
+
+class SoftmaxCrossEntropyGate(_LossGate):
+    """``L = -ln softmax(s)_y``; ``dL/ds = softmax(s) - onehot(y)``, none for y.
+
+    Fused and stable: ``-ln softmax(s)_y`` is computed as
+    ``ln sum_j e**(s_j - m) - (s_y - m)`` with ``m = max_j s_j``, so scores
+    of any size give the exact loss. Inputs are ``scores`` of shape
+    ``(N, C)`` or ``(C,)`` and integer ``labels`` (see the module notes).
+
+    Parameters
+    ----------
+    reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses combine: mean or sum over the batch, or
+        the ``(N,)`` losses themselves.
+
+    Examples
+    --------
+    >>> gate = SoftmaxCrossEntropyGate()
+    >>> gate.forward(np.array([1e8, 1e8]), np.array(1))
+    0.6931471805599453
+    >>> gate.backward(1.0)
+    (array([ 0.5, -0.5]), None)
+    """
+
+    symbol = "CE"
+
+    def forward(self, scores, labels):
+        self.labels = _class_labels(type(self).__name__, scores, labels)
+        self.scores = scores
+        log_probs = _log_softmax(scores, -1)
+        self.probs = np.exp(log_probs)
+        return self._reduce(-_pick(log_probs, self.labels))
+
+    def backward(self, upstream):
+        onehot = _onehot(self.labels, self.scores.shape[-1])
+        grad = (self.probs - onehot) * self._spread(upstream)[..., None]
+        return _grad_like(grad, self.scores), None
+
+
+class NLLLossGate(_LossGate):
+    """``L = -x_y`` for log-probabilities x; ``dL/dx = -onehot(y)``, none for y.
+
+    Inputs are ``log_probs`` of shape ``(N, C)`` or ``(C,)``, typically from
+    :class:`LogSoftmaxGate`, and integer ``labels``.
+
+    Parameters
+    ----------
+    reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses combine.
+    """
+
+    symbol = "NLL"
+
+    def forward(self, log_probs, labels):
+        self.labels = _class_labels(type(self).__name__, log_probs, labels)
+        self.log_probs = log_probs
+        return self._reduce(-_pick(log_probs, self.labels))
+
+    def backward(self, upstream):
+        onehot = _onehot(self.labels, self.log_probs.shape[-1])
+        grad = onehot * -self._spread(upstream)[..., None]
+        return _grad_like(grad, self.log_probs), None
+
+
+class HingeLossGate(_LossGate):
+    """``L = Σ_{j≠y} max(0, m_j)``; ``dL/ds_j = [m_j > 0]``, ``dL/ds_y = -Σ_j [m_j>0]``.
+
+    The multiclass SVM loss of a linear classifier, with the margin
+    violations ``m_j = s_j - s_y + margin``: each class ``j ≠ y`` with
+    ``m_j > 0`` pulls ``s_j`` up by one and ``s_y`` down by one. At the kink
+    ``m_j = 0`` the local gradient is 1/2, the average of the one-sided
+    slopes 0 and 1, as everywhere in this library. Unlike PyTorch's
+    ``multi_margin_loss``, the sum over classes is not divided by the
+    number of classes.
+
+    Parameters
+    ----------
+    margin : float, default=1.0
+        The margin by which the correct score should beat every other.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample losses combine.
+
+    Examples
+    --------
+    >>> gate = HingeLossGate()
+    >>> round(gate.forward(np.array([[3.2, 5.1, -1.7]]), np.array([0])), 6)
+    2.9
+    >>> gate.backward(1.0)[0]
+    array([[-1.,  1.,  0.]])
+    """
+
+    symbol = "svm"
+
+    def __init__(self, margin: float = 1.0, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.margin = margin
+
+    def forward(self, scores, labels):
+        self.labels = _class_labels(type(self).__name__, scores, labels)
+        self.scores = scores
+        others = ~_onehot(self.labels, scores.shape[-1])
+        margins = scores - _pick(scores, self.labels)[..., None] + self.margin
+        self.slopes = ((margins > 0) + 0.5 * (margins == 0)) * others
+        return self._reduce((np.maximum(margins, 0) * others).sum(axis=-1))
+
+    def backward(self, upstream):
+        slopes = self.slopes
+        onehot = _onehot(self.labels, self.scores.shape[-1])
+        local = slopes - onehot * slopes.sum(axis=-1, keepdims=True)
+        return _grad_like(local * self._spread(upstream)[..., None], self.scores), None
+
+    def __repr__(self):
+        return f"HingeLossGate(margin={self.margin!r}, reduction={self.reduction!r})"
+
+
+class MSELossGate(_LossGate):
+    """``L = (p - t)**2`` per element; ``dL/dp = 2 (p - t)``, ``dL/dt = -2 (p - t)``.
+
+    Parameters
+    ----------
+    reduction : {"mean", "sum", "none"}, default="mean"
+        ``"mean"`` averages over every element.
+
+    Examples
+    --------
+    >>> MSELossGate().forward(np.array([1.0, 2.0]), np.array([0.0, 0.0]))
+    2.5
+    """
+
+    symbol = "MSE"
+
+    def forward(self, prediction, target):
+        self.diff = _difference(type(self).__name__, prediction, target)
+        self.prediction, self.target = prediction, target
+        with np.errstate(over="ignore"):  # past the float range, inf is right
+            return self._reduce(self.diff * self.diff)
+
+    def backward(self, upstream):
+        with np.errstate(over="ignore"):
+            grad = 2.0 * self.diff * self._spread(upstream)
+        return _grad_like(grad, self.prediction), _grad_like(-grad, self.target)
+
+
+class L1LossGate(_LossGate):
+    """``L = |p - t|`` per element; ``dL/dp = sign(p - t)``, ``dL/dt = -sign(p - t)``.
+
+    At the kink ``p = t`` the local gradient is 0, the average of -1 and 1.
+
+    Parameters
+    ----------
+    reduction : {"mean", "sum", "none"}, default="mean"
+        ``"mean"`` averages over every element.
+    """
+
+    symbol = "L1"
+
+    def forward(self, prediction, target):
+        self.diff = _difference(type(self).__name__, prediction, target)
+        self.prediction, self.target = prediction, target
+        return self._reduce(np.abs(self.diff))
+
+    def backward(self, upstream):
+        grad = np.sign(self.diff) * self._spread(upstream)
+        return _grad_like(grad, self.prediction), _grad_like(-grad, self.target)
+
+
+class SmoothL1LossGate(_LossGate):
+    """``L = d**2/2b if |d| < b else |d| - b/2``, d = p-t; ``dL/dp = clip(d/b, -1, 1)``.
+
+    ``b`` is ``beta``; ``dL/dt = -dL/dp``. This is the Huber loss scaled by
+    ``1/beta``, as in PyTorch; its slope is continuous, so it has no kink.
+
+    Parameters
+    ----------
+    beta : float, default=1.0
+        Where the quadratic part gives way to the linear one; positive.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        ``"mean"`` averages over every element.
+    """
+
+    symbol = "smooth L1"
+
+    def __init__(self, beta: float = 1.0, reduction: str = "mean"):
+        super().__init__(reduction)
+        if not beta > 0:
+            raise ValueError(
+                f"SmoothL1LossGate: beta must be positive; got {beta!r} "
+                "(for beta = 0, use L1LossGate)"
+            )
+        self.beta = beta
+
+    def forward(self, prediction, target):
+        d = _difference(type(self).__name__, prediction, target)
+        self.diff, self.prediction, self.target = d, prediction, target
+        size = np.abs(d)
+        with np.errstate(over="ignore"):
+            losses = np.where(
+                size < self.beta, 0.5 * d * d / self.beta, size - 0.5 * self.beta
+            )
+        return self._reduce(losses)
+
+    def backward(self, upstream):
+        grad = np.clip(self.diff / self.beta, -1, 1) * self._spread(upstream)
+        return _grad_like(grad, self.prediction), _grad_like(-grad, self.target)
+
+    def __repr__(self):
+        return f"SmoothL1LossGate(beta={self.beta!r}, reduction={self.reduction!r})"
+
+
+class BCELossGate(_LossGate):
+    """``L = -t ln p - (1-t) ln(1-p)``; ``dL/dp = (p-t)/p(1-p)``, ``dL/dt = ln(1/p-1)``.
+
+    Inputs are probabilities ``p`` in ``[0, 1]`` and float targets ``t`` of
+    the same shape. Each logarithm is clamped at ``LOG_FLOOR = -100``, as in
+    PyTorch, so ``p = 0`` or ``p = 1`` gives a finite loss; the gradient
+    divides by ``max(p (1 - p), BCE_EPSILON)`` with ``BCE_EPSILON = 1e-12``,
+    so it stays finite too. Prefer :class:`BCEWithLogitsLossGate` on scores:
+    it needs no clamping.
+
+    Parameters
+    ----------
+    reduction : {"mean", "sum", "none"}, default="mean"
+        ``"mean"`` averages over every element.
+    """
+
+    symbol = "BCE"
+
+    def forward(self, probs, targets):
+        _difference(type(self).__name__, probs, targets)
+        inside = (np.asarray(probs) >= 0) & (np.asarray(probs) <= 1)
+        if not inside.all():
+            raise ValueError(
+                "BCELossGate: probabilities must lie in [0, 1]; got "
+                f"{np.asarray(probs)[~inside].ravel()[0]!r}. For scores, use "
+                "BCEWithLogitsLossGate"
+            )
+        self.probs, self.targets = probs, targets
+        self.log_p = np.maximum(log(probs), LOG_FLOOR)
+        self.log_q = np.maximum(log(1 - probs), LOG_FLOOR)
+        return self._reduce(-(targets * self.log_p + (1 - targets) * self.log_q))
+
+    def backward(self, upstream):
+        p, t = self.probs, self.targets
+        spread = self._spread(upstream)
+        dp = (p - t) / np.maximum(p * (1 - p), BCE_EPSILON) * spread
+        dt = (self.log_q - self.log_p) * spread
+        return _grad_like(dp, p), _grad_like(dt, t)
+
+
+class BCEWithLogitsLossGate(_LossGate):
+    """``L = -t ln σ(x) - (1-t) ln(1 - σ(x))``; ``dL/dx = σ(x) - t``, ``dL/dt = -x``.
+
+    Computed as ``(1 - t) max(x, 0) + t max(-x, 0) + ln(1 + e**-|x|)``: no
+    exponential of a positive number and no cancellation of large terms,
+    so it is exact over the whole float range.
+
+    Parameters
+    ----------
+    reduction : {"mean", "sum", "none"}, default="mean"
+        ``"mean"`` averages over every element.
+    """
+
+    symbol = "BCE logits"
+
+    def forward(self, logits, targets):
+        _difference(type(self).__name__, logits, targets)
+        self.logits, self.targets = logits, targets
+        x, t = logits, targets
+        softplus = np.log1p(np.exp(-np.abs(x)))
+        return self._reduce(
+            (1 - t) * np.maximum(x, 0) + t * np.maximum(-x, 0) + softplus
+        )
+
+    def backward(self, upstream):
+        x, t = self.logits, self.targets
+        spread = self._spread(upstream)
+        return _grad_like((sigmoid(x) - t) * spread, x), _grad_like(-x * spread, t)
+
+
+class L2PenaltyGate(Gate):
+    """``f = strength * sum(W**2)``; ``df/dW = 2 strength W``.
+
+    Weight decay as a loss term: add it to the data loss.
+
+    Parameters
+    ----------
+    strength : float
+        The regularization strength; not negative.
+
+    Examples
+    --------
+    >>> L2PenaltyGate(0.5).forward(np.array([1.0, -2.0]))
+    2.5
+    """
+
+    symbol = "L2"
+
+    def __init__(self, strength: float):
+        if not strength >= 0:
+            raise ValueError(
+                f"L2PenaltyGate: strength must be zero or positive; got {strength!r}"
+            )
+        self.strength = strength
+
+    def forward(self, W):
+        self.W = W
+        with np.errstate(over="ignore"):
+            return _scalar(self.strength * np.sum(np.square(W)))
+
+    def backward(self, upstream):
+        return (_grad_like(2.0 * self.strength * self.W * upstream, self.W),)
+
+    def __repr__(self):
+        return f"L2PenaltyGate(strength={self.strength!r})"
+
+
+def _softmax(x, axis):
+    z = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return z / np.sum(z, axis=axis, keepdims=True)
+
+
+def _log_softmax(x, axis):
+    # Shifting by the maximum makes the largest exponent e**0 = 1, so the
+    # sum lies in [1, C] and neither exp nor log can overflow.
+    z = x - np.max(x, axis=axis, keepdims=True)
+    return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+
+
+def _require_axis(gate, x, axis):
+    if np.ndim(x) == 0:
+        raise ValueError(f"{gate}: needs an array with at least one axis; got {x!r}")
+    _axes(gate, axis, np.ndim(x))
+
+
+def _class_labels(gate, scores, labels):
+    """Check scores (N, C) or (C,) against their labels; return the labels."""
+    if np.ndim(scores) not in (1, 2):
+        raise ValueError(
+            f"{gate}: scores must have shape (N, C) or (C,); got shape "
+            f"{shape_of(scores)}"
+        )
+    labels = _check_indices(gate, labels, scores.shape[-1], what="labels")
+    if labels.shape != scores.shape[:-1]:
+        raise ValueError(
+            f"{gate}: scores of shape {scores.shape} need labels of shape "
+            f"{scores.shape[:-1]}; got labels of shape {labels.shape}"
+        )
+    return labels
+
+
+def _pick(values, labels):
+    """``values[n, labels[n]]`` for every sample n: the (N,) or () picked scores."""
+    return np.take_along_axis(values, labels[..., None], axis=-1)[..., 0]
+
+
+def _onehot(labels, classes):
+    return labels[..., None] == np.arange(classes)
+
+
+def _difference(gate, prediction, target):
+    if shape_of(prediction) != shape_of(target):
+        raise ValueError(
+            f"{gate}: prediction and target must have the same shape; got "
+            f"{shape_of(prediction)} and {shape_of(target)}"
+        )
+    return np.asarray(prediction) - np.asarray(target)
