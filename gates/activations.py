@@ -95,7 +95,11 @@ class ReLUGate(Gate):
     def backward(self, upstream):
         x = self.x
         if isinstance(x, np.ndarray):
-            return (upstream * ((x > 0) + 0.5 * (x == 0)),)
+            # Multiplying by boolean masks keeps upstream's dtype (float32 stays
+            # float32); a float mask would promote the whole backward to float64.
+            grad = upstream * (x > 0)
+            tie = x == 0
+            return (grad + 0.5 * upstream * tie if tie.any() else grad,)
         return (upstream * (1.0 if x > 0 else 0.5 if x == 0 else 0.0),)
 
 
