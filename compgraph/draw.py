@@ -428,7 +428,7 @@ class _Painter:
         label = box.label
         if box.kind == "group":
             count = sum(self.view.kinds[m] == "gate" for m in box.members)
-            label = f"{label}\n{count} gates"
+            label = f"{label}\n{count} gate{'s' if count != 1 else ''}"
         self._text(ax, label, "black", (x, y), "label", box.id, **SYMBOL)
         if self.show_names and box.kind == "gate" and box.id != box.label:
             at = (x, y + h + 0.06)

@@ -101,8 +101,9 @@ class Stepper:
         if phase not in PHASES:
             raise ValueError(f"phase must be 'forward' or 'backward', got {phase!r}")
         if self.graph.kind(node) != "gate":
+            kind = self.graph.kind(node)
             raise GraphStructureError(
-                f"run_to stops at gates; {node!r} is a {self.graph.kind(node)}"
+                f"run_to stops at gates; {node!r} is {_article(kind)} {kind}"
             )
         for index, record in enumerate(self._all_records()):
             if record.node == node and _phase(record) == phase:
@@ -313,6 +314,10 @@ class Stepper:
 
 def _phase(record) -> str:
     return "forward" if isinstance(record, ForwardStep) else "backward"
+
+
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
 
 
 def _as_shown(value):
