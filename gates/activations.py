@@ -90,7 +90,8 @@ class ReLUGate(Gate):
         self.x = x
         if isinstance(x, np.ndarray):
             return np.maximum(x, 0)
-        return x if x > 0 else 0.0 * x
+        # Not 0.0 * x, which is nan at -inf; nan itself passes, as in numpy.
+        return type(x)(0) if x <= 0 else x
 
     def backward(self, upstream):
         x = self.x

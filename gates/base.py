@@ -205,6 +205,9 @@ def divide(a, b):
 def power(x, c):
     """``x**c`` on the real line: ``nan`` for a negative base and fractional c."""
     if isinstance(x, float) and (x > 0.0 or (x < 0.0 and float(c).is_integer())):
-        return x**c
+        try:
+            return x**c
+        except OverflowError:  # Python floats raise where numpy gives inf
+            pass
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return np.power(x, c)
