@@ -1,0 +1,171 @@
+"""Export a student skeleton; bundle an assignment as a Gradescope autograder.
+
+The autograder zip holds ``setup.sh`` (installs compgraph), ``run_autograder``
+(grades ``/autograder/submission`` into ``/autograder/results/results.json``
+with the same ``compgraph grade`` command as locally) and ``assignment.py``.
+compgraph is installed from a wheel built here with ``pip wheel --no-deps
+--no-build-isolation`` and put in the zip (the default: Gradescope then grades
+with exactly this code, offline), from a copy of the source tree, or from
+PyPI by name and version.
+"""
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import compgraph
+from compgraph.grading.api import BUILT_IN, GradingError, load_assignment
+
+__all__ = ["export_skeleton", "build_bundle", "PUBLIC_TESTS"]
+
+PUBLIC_TESTS = '''"""Public tests of assignment {name}; hidden ones run later.
+
+Run them with ``pytest {test_file}`` or ``compgraph grade {filename} \\
+--assignment {spec} --public``.
+"""
+
+import pytest
+
+from compgraph.grading import grade
+
+TASKS = {tasks!r}
+
+
+@pytest.fixture(scope="module")
+def result():
+    return grade("{filename}", "{spec}", public=True)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_public_task(result, task):
+    found = {{t.name: t for t in result.tasks}}[task]
+    assert found.passed, found.output
+'''
+
+SETUP = """#!/usr/bin/env bash
+# Gradescope runs this once, as root, when it builds the autograder image.
+set -euo pipefail
+cd "$(dirname "$0")"
+apt-get update -qq && apt-get install -y -qq python3 python3-pip >/dev/null || true
+python3 -m pip install --quiet {install}
+"""
+
+RUN = """#!/usr/bin/env bash
+# Gradescope runs this for each submission. AUTOGRADER_ROOT lets an instructor
+# try it locally on a folder laid out like /autograder.
+set -uo pipefail
+ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
+SOURCE="$(cd "$(dirname "$0")" && pwd)"
+mkdir -p "$ROOT/results"
+# The submission must not read the assignment or write the results: as root,
+# run it as nobody (when nobody can run Python) and lock both folders.
+USER_OPTION=()
+if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null \\
+        && runuser -u nobody -- python3 -c "import numpy" >/dev/null 2>&1; then
+    chmod 700 "$SOURCE" "$ROOT/results"
+    USER_OPTION=(--sandbox-user nobody)
+fi
+compgraph grade "$ROOT/submission" --assignment "$SOURCE/assignment.py" \\
+    --out "$ROOT/results/results.json" "${{USER_OPTION[@]}}"
+"""
+
+ASSIGNMENT_FILE = '''"""The graded assignment: compgraph's built-in ``{name}``."""
+
+from compgraph.grading.assignments.{name} import build
+
+ASSIGNMENT = build()
+'''
+
+
+def export_skeleton(name, directory) -> list[Path]:
+    """Write the skeleton, the public tests and a short README into ``directory``.
+
+    Only the skeleton and the names of the visible tasks are written; the
+    assignment itself (with its hidden cases) is not.
+    """
+    loaded = load_assignment(name)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    skeleton = directory / loaded.filename
+    if skeleton.exists():
+        raise GradingError(
+            f"{skeleton} exists; export into an empty folder so that no "
+            "student work is overwritten"
+        )
+    if loaded.skeleton is None:
+        raise GradingError(f"assignment {loaded.name!r} has no skeleton to export")
+    skeleton.write_text(loaded.skeleton(), "utf-8")
+    spec = name if str(name) in BUILT_IN else Path(str(name)).name
+    tests = directory / f"test_public_{loaded.name}.py"
+    tests.write_text(
+        PUBLIC_TESTS.format(
+            name=loaded.name,
+            spec=spec,
+            filename=loaded.filename,
+            test_file=tests.name,
+            tasks=[t.name for t in loaded.selected(public=True)],
+        ),
+        "utf-8",
+    )
+    return [skeleton, tests]
+
+
+def build_bundle(name, out=None, install: str = "wheel") -> Path:
+    """Build the Gradescope autograder zip of assignment ``name``; return its path."""
+    loaded = load_assignment(name)
+    out = Path(out or f"autograder-{loaded.name}.zip")
+    with tempfile.TemporaryDirectory() as temporary:
+        staging = Path(temporary)
+        if str(name) in BUILT_IN:
+            (staging / "assignment.py").write_text(
+                ASSIGNMENT_FILE.format(name=name), "utf-8"
+            )
+        else:
+            shutil.copyfile(name, staging / "assignment.py")
+        target = _stage_compgraph(staging, install)
+        (staging / "setup.sh").write_text(SETUP.format(install=target), "utf-8")
+        (staging / "run_autograder").write_text(RUN.format(), "utf-8")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(staging.rglob("*")):
+                if path.is_file():
+                    member = path.relative_to(staging).as_posix()
+                    info = zipfile.ZipInfo.from_file(path, member)
+                    if member in ("setup.sh", "run_autograder"):
+                        info.external_attr = 0o100755 << 16
+                    archive.writestr(info, path.read_bytes())
+    return out
+
+
+def _stage_compgraph(staging: Path, install: str) -> str:
+    """Put compgraph into the staging folder; return what pip should install."""
+    root = Path(compgraph.__file__).resolve().parent.parent
+    if install == "pypi":
+        return f"compgraph=={compgraph.__version__}"
+    if not (root / "pyproject.toml").exists():
+        raise GradingError(
+            "this compgraph is installed without its source tree; bundle with "
+            "--install pypi"
+        )
+    target = staging / "compgraph-src"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    for part in ("compgraph", "gates"):
+        shutil.copytree(root / part, target / part, ignore=ignore)
+    for part in ("pyproject.toml", "README.md"):
+        shutil.copyfile(root / part, target / part)
+    if install == "source":
+        return "./compgraph-src"
+    # Built from the copy, so that the build leaves nothing in the checkout.
+    command = [
+        sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+        "--quiet", "--wheel-dir", str(staging), str(target),
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True)
+    shutil.rmtree(target)
+    if done.returncode != 0:
+        raise GradingError(f"building the compgraph wheel failed:\n{done.stderr}")
+    wheel = next(staging.glob("compgraph-*.whl"))
+    return f"./{wheel.name}"

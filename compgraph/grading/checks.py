@@ -1,0 +1,74 @@
+"""Comparing what a submission returned with what the reference computed.
+
+Every function here runs in the grader's process on plain values (floats,
+numpy arrays, ``None``) decoded from the sandbox's JSON answers, and returns
+``None`` when the values agree or a sentence that names the index, the
+expected and received values and the relative error when they do not.
+"""
+
+import numpy as np
+
+from compgraph.gradcheck import relative_error
+from compgraph.trace import format_value
+
+__all__ = ["TOLERANCE", "describe", "compare", "compare_gradients"]
+
+#: Worst relative error accepted between a submission and the reference.
+TOLERANCE = 1e-6
+
+
+def describe(value) -> str:
+    """A value as a short readable string for feedback."""
+    return format_value(value, digits=6, max_items=12)
+
+
+def compare(expected, received, tolerance: float = TOLERANCE) -> str | None:
+    """``None`` if ``received`` matches ``expected``, else why it does not.
+
+    NaN and infinities must sit where the reference has them.
+
+    Examples
+    --------
+    >>> compare(np.array([1.0, 2.0]), np.array([1.0, 2.0])) is None
+    True
+    >>> compare(np.array([1.0, 2.0]), np.array([1.0, -2.0]))
+    'at index (1,): expected 2, received -2 (relative error 2)'
+    >>> compare(np.zeros(3), np.zeros((3, 1)))
+    'shape (3, 1), expected shape (3,)'
+    """
+    if expected is None or received is None:
+        if expected is None and received is None:
+            return None
+        if expected is None:
+            return f"expected None (no gradient), received {describe(received)}"
+        return f"received None, expected {describe(expected)}"
+    want, got = np.asarray(expected, dtype=float), np.asarray(received, dtype=float)
+    if want.shape != got.shape:
+        return f"shape {got.shape}, expected shape {want.shape}"
+    special = ~np.isfinite(want) | ~np.isfinite(got)
+    same_special = (np.isnan(want) & np.isnan(got)) | (want == got)
+    bad = special & ~same_special
+    errors = np.where(special, 0.0, relative_error(got, want))
+    errors = np.where(bad, np.inf, errors)
+    if errors.size == 0 or errors.max() <= tolerance:
+        return None
+    index = np.unravel_index(int(np.argmax(errors)), errors.shape)
+    where = f"at index {tuple(int(i) for i in index)}: " if want.ndim else ""
+    return (
+        f"{where}expected {want[index]:.10g}, received {got[index]:.10g} "
+        f"(relative error {errors[index]:.3g})"
+    )
+
+
+def compare_gradients(expected, received, inputs) -> str | None:
+    """Check one gradient per input (count, then each gradient's values)."""
+    if len(received) != len(expected):
+        return (
+            f"backward returned {len(received)} gradient(s); the gate has "
+            f"{len(expected)} input(s), so it must return one per input"
+        )
+    for port, (want, got) in enumerate(zip(expected, received)):
+        problem = compare(want, got)
+        if problem is not None:
+            return f"gradient of input {port} ({describe(inputs[port])}): {problem}"
+    return None

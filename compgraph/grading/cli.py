@@ -1,0 +1,134 @@
+"""``compgraph grade`` and ``compgraph assignment export|bundle``."""
+
+from pathlib import Path
+
+import click
+
+__all__ = ["grade", "assignment"]
+
+
+def _limits(options, loaded):
+    from dataclasses import replace
+
+    chosen = {k: v for k, v in options.items() if v is not None}
+    return replace(loaded.limits, **chosen)
+
+
+@click.command()
+@click.argument("submission", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--assignment",
+    "-a",
+    "assignment_name",
+    required=True,
+    help="A built-in assignment (gates, graph, layers) or an assignment file.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="results.json for one submission (default ./results.json); the "
+    "output folder for a class (default ./grades).",
+)
+@click.option("--jobs", "-j", default=1, show_default=True, help="Parallel graders.")
+@click.option("--public", is_flag=True, help="Run only the tasks students can see.")
+@click.option("--seed", type=int, default=None, help="Seed of hidden random cases.")
+@click.option("--wall", "wall_seconds", type=float, help="Seconds per task.")
+@click.option("--cpu", "cpu_seconds", type=int, help="CPU seconds per process.")
+@click.option("--memory", "memory_mb", type=int, help="Memory limit in MB.")
+@click.option("--output-kb", "output_kb", type=int, help="Printed output cap.")
+@click.option(
+    "--sandbox-user",
+    default=None,
+    help="When run as root, run submissions as this user (Gradescope: nobody).",
+)
+def grade(submission, assignment_name, out, jobs, public, seed, sandbox_user, **limits):
+    """Grade SUBMISSION (a file, a folder, or a folder of students' submissions).
+
+    One submission: print its report and write a Gradescope results.json.
+    A folder of submissions (each a .py file or a subfolder): grade them in
+    parallel with --jobs and write each report, each results JSON and
+    grades.csv (one row per student, one column per task) to --out.
+    """
+    from compgraph.grading.api import GradingError, load_assignment
+    from compgraph.grading.grader import grade as grade_one
+    from compgraph.grading.grader import grade_class, is_submission
+    from compgraph.grading.report import write_json
+
+    try:
+        loaded = load_assignment(assignment_name)
+    except GradingError as error:
+        raise click.BadParameter(str(error), param_hint="--assignment") from None
+    chosen = _limits(limits, loaded)
+    if is_submission(submission, loaded):
+        out = out or Path("results.json")
+        result = grade_one(
+            submission,
+            loaded,
+            chosen,
+            public,
+            seed,
+            protect=[str(out.resolve())],
+            sandbox_user=sandbox_user,
+        )
+        click.echo(result.report(), nl=False)
+        write_json(result, out)
+        click.echo(f"wrote {out}")
+        return
+    out = out or Path("grades")
+
+    def progress(result):
+        click.echo(f"{result.student}: {result.score:g} / {result.max_score:g}")
+
+    results = grade_class(
+        submission,
+        assignment_name,
+        out,
+        jobs=jobs,
+        limits=chosen,
+        public=public,
+        seed=seed,
+        progress=progress,
+        sandbox_user=sandbox_user,
+    )
+    click.echo(f"graded {len(results)} submissions; wrote {out / 'grades.csv'}")
+
+
+@click.group()
+def assignment():
+    """Export an assignment's student skeleton, or bundle it for Gradescope."""
+
+
+@assignment.command()
+@click.argument("name")
+@click.argument("directory", type=click.Path(path_type=Path))
+def export(name, directory):
+    """Write NAME's student skeleton and public tests into DIRECTORY."""
+    from compgraph.grading.bundle import export_skeleton
+
+    for path in export_skeleton(name, directory):
+        click.echo(f"wrote {path}")
+
+
+@assignment.command()
+@click.argument("name")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The zip to write (default ./autograder-NAME.zip).",
+)
+@click.option(
+    "--install",
+    type=click.Choice(["wheel", "source", "pypi"]),
+    default="wheel",
+    show_default=True,
+    help="How setup.sh installs compgraph: a wheel built now and put in the "
+    "zip, a copy of the source tree, or the compgraph package on PyPI.",
+)
+def bundle(name, out, install):
+    """Build a Gradescope autograder zip for NAME (a built-in or a file)."""
+    from compgraph.grading.bundle import build_bundle
+
+    path = build_bundle(name, out, install=install)
+    click.echo(f"wrote {path}")

@@ -1,0 +1,332 @@
+"""The student side of the sandbox: import a submission, answer requests.
+
+This file runs as a script (``python -I runner.py IN_FD OUT_FD``) in a fresh
+process that the grader started; it is the only grading code that shares a
+process with student code. It therefore imports nothing from ``compgraph``
+(the grader's checks, references and scores never enter this process) and
+speaks plain JSON lines: numbers and flat lists, never pickles.
+
+What it does, in order: read its configuration, lower its own resource
+limits, preload the modules a submission may use, block imports of what the
+submission is graded on, forbid opening the grader's files, import the
+submission, and then answer one request at a time. Everything here can be
+undone or forged by a hostile submission (it runs in the same process); the
+grader relies only on limits set by the kernel, on the process boundary and
+on comparing returned numbers with references it computes itself.
+"""
+
+import importlib.abc
+import importlib.util
+import json
+import os
+import resource
+import signal
+import sys
+import traceback
+import types
+
+__all__ = ["encode", "decode", "main"]
+
+
+def encode(value):
+    """A gate's value as JSON data: a number, ``None``, or a flat-array dict."""
+    import numpy as np
+
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError("got a bool, expected a number or a numpy array")
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return float(value)
+    if isinstance(value, (list, tuple)):
+        value = np.asarray(value)
+    if not isinstance(value, np.ndarray):
+        raise TypeError(
+            f"got a {type(value).__name__}, expected a number or a numpy array"
+        )
+    if value.dtype.kind not in "fiub":
+        raise TypeError(f"got an array of dtype {value.dtype}, expected numbers")
+    kind = "i" if value.dtype.kind in "iub" else "f"
+    data = value.astype(np.int64 if kind == "i" else np.float64).ravel().tolist()
+    return {"shape": list(value.shape), "dtype": kind, "data": data}
+
+
+def decode(data):
+    """Inverse of :func:`encode`: ``float``, ``None`` or a numpy array."""
+    import numpy as np
+
+    if data is None or isinstance(data, float):
+        return data
+    if isinstance(data, int) and not isinstance(data, bool):
+        return float(data)
+    if isinstance(data, dict):
+        dtype = np.int64 if data.get("dtype") == "i" else np.float64
+        array = np.array(data["data"], dtype=dtype)
+        return array.reshape([int(n) for n in data["shape"]])
+    raise TypeError(f"cannot decode a {type(data).__name__} as a value")
+
+
+def _argument(value):
+    """A constructor argument: an encoded array, or a plain JSON value."""
+    return decode(value) if isinstance(value, dict) else value
+
+
+class _Blocker(importlib.abc.MetaPathFinder):
+    """Refuse imports of the modules a submission is graded against."""
+
+    def __init__(self, blocked, allowed):
+        self.blocked = tuple(blocked)
+        self.allowed = tuple(allowed)
+
+    def find_spec(self, name, path=None, target=None):
+        if _matches(name, self.allowed) or not _matches(name, self.blocked):
+            return None
+        raise ImportError(
+            f"the grader does not let a submission import {name!r}: your code "
+            "is graded against it, so write your own"
+        )
+
+
+def _matches(name, prefixes):
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def _limit(config):
+    """Lower this process's limits before any student code runs."""
+    megabytes = config["memory_mb"] * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (megabytes, megabytes))
+    cpu = config["cpu_seconds"]
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    # Writing past the cap fails with EFBIG instead of killing the process,
+    # so a flood ends the offending call with an error the grader can name.
+    cap = config["output_bytes"]
+    resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    user = config.get("user")
+    if user is not None and os.geteuid() == 0:
+        os.setgroups([])
+        os.setgid(user[1])
+        os.setuid(user[0])
+
+
+def _preload(config):
+    import numpy  # noqa: F401  (every submission may use numpy)
+
+    for name in config.get("preload", ()):
+        importlib.import_module(name)
+    # ``gates.base`` (the Gate contract) without the rest of ``gates``.
+    base = config.get("gates_base")
+    if base:
+        package = types.ModuleType("gates")
+        package.__path__ = []
+        sys.modules.setdefault("gates", package)
+        spec = importlib.util.spec_from_file_location("gates.base", base)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["gates.base"] = module
+        spec.loader.exec_module(module)
+        package.base = module
+    for name in list(sys.modules):
+        if _matches(name, config["blocked"]) and not _matches(name, config["allowed"]):
+            if name != "gates" or not base:
+                del sys.modules[name]
+    sys.meta_path.insert(0, _Blocker(config["blocked"], config["allowed"]))
+
+
+def _protect(paths):
+    """Refuse to open the grader's files (references, assignments, results)."""
+    roots = tuple(os.path.realpath(p) for p in paths)
+
+    def hook(event, args):
+        if event == "open" and args and isinstance(args[0], (str, bytes)):
+            path = os.fsdecode(args[0])
+            real = os.path.realpath(path)
+            if any(real == r or real.startswith(r + os.sep) for r in roots):
+                raise PermissionError(
+                    f"the grader does not let a submission open {path!r}"
+                )
+
+    sys.addaudithook(hook)
+
+
+def _import_submission(files):
+    """Run each file as a module; keep what it defined even if it failed."""
+    namespace, problems = {}, {}
+    for path in files:
+        name = os.path.splitext(os.path.basename(path))[0]
+        module = types.ModuleType(name)
+        module.__file__ = path
+        sys.modules[name] = module
+        try:
+            with open(path, encoding="utf-8") as handle:
+                source = handle.read()
+            exec(compile(source, path, "exec"), module.__dict__)
+        except SyntaxError as error:
+            problems[name] = (
+                f"SyntaxError in {os.path.basename(path)} line {error.lineno}: "
+                f"{error.msg}"
+            )
+        except SystemExit as error:
+            problems[name] = f"called sys.exit({error.code!r}) while being imported"
+        except BaseException as error:  # noqa: B036  student code may raise anything
+            problems[name] = _describe(error, "import")["message"]
+        for key, value in module.__dict__.items():
+            if isinstance(value, type) and key not in namespace:
+                namespace[key] = value
+    return namespace, problems
+
+
+def _describe(error, where):
+    frames = [
+        f"{os.path.basename(f.filename)}:{f.lineno} in {f.name}: {f.line}"
+        for f in traceback.extract_tb(error.__traceback__)
+        if not f.filename.endswith("runner.py")
+    ]
+    text = f"{type(error).__name__}: {error}"
+    if isinstance(error, OSError) and error.errno == 27:  # EFBIG
+        text = "the submission's output exceeded the grader's cap (" + text + ")"
+    return {"message": text[:1000], "where": where, "trace": frames[-3:]}
+
+
+def _gate_request(request, namespace):
+    import numpy as np
+
+    cls = namespace.get(request["cls"])
+    if cls is None:
+        return {"missing": request["cls"]}
+
+    def make():
+        gate = cls(*[_argument(a) for a in request.get("args", ())])
+        if request.get("training") is not None:
+            gate.training = request["training"]
+        return gate
+
+    results, step, held = [], "__init__", ((), ())
+    try:
+        gate = make()
+        for call in request["calls"]:
+            if "f" in call:
+                step = "__init__"
+                if request.get("fresh"):
+                    gate = make()
+                step = "forward"
+                inputs = [decode(v) for v in call["f"]]
+                copies = [np.copy(v) for v in inputs]
+                out = encode(gate.forward(*inputs))
+                mutated = [
+                    i
+                    for i, (a, b) in enumerate(zip(inputs, copies))
+                    if not np.array_equal(a, b, equal_nan=True)
+                ]
+                results.append({"out": out, "mutated": mutated})
+                held = (inputs, copies)
+            else:
+                step = "backward"
+                answer = _backward(gate, decode(call["b"]))
+                answer["inputs_mutated"] = [
+                    i
+                    for i, (a, b) in enumerate(zip(*held))
+                    if not np.array_equal(a, b, equal_nan=True)
+                ]
+                results.append(answer)
+    except BaseException as error:  # noqa: B036  student code may raise anything
+        results.append({"error": _describe(error, f"{request['cls']}.{step}")})
+    return {"results": results}
+
+
+def _backward(gate, upstream):
+    """Run backward, counting calls to forward (a cache recomputed, not used)."""
+    import numpy as np
+
+    kept = np.copy(upstream)
+    original, counter = gate.forward, [0]
+
+    def counting(*args):
+        counter[0] += 1
+        return original(*args)
+
+    gate.forward = counting
+    try:
+        grads = gate.backward(upstream)
+    finally:
+        del gate.forward  # the class's own method shows through again
+    if not isinstance(grads, (tuple, list)):
+        return {"not_tuple": type(grads).__name__}
+    return {
+        "grads": [encode(g) for g in grads],
+        "forward_calls": counter[0],
+        "upstream_mutated": not np.array_equal(upstream, kept, equal_nan=True),
+    }
+
+
+def _graph_request(request, namespace):
+    import gates
+
+    cls = namespace.get(request["cls"])
+    if cls is None:
+        return {"missing": request["cls"]}
+    results = []
+    step = "__init__"
+    try:
+        graph = cls()
+        step = "building the graph"
+        for node in request["nodes"]:
+            if node[1] == "input":
+                graph.add_input(node[0])
+            else:
+                name, gate_name, args, inputs = node
+                gate = getattr(gates, gate_name)(*[_argument(a) for a in args])
+                graph.add_gate(name, gate, list(inputs))
+        for run in request["runs"]:
+            if "f" in run:
+                step = "forward"
+                feed = {k: decode(v) for k, v in run["f"].items()}
+                results.append({"out": encode(graph.forward(**feed))})
+            else:
+                step = "backward"
+                grads = graph.backward(decode(run["b"]))
+                if not isinstance(grads, dict):
+                    raise TypeError(
+                        f"backward returned a {type(grads).__name__}, expected a "
+                        "dict of gradients by input name"
+                    )
+                results.append({"grads": {str(k): encode(v) for k, v in grads.items()}})
+    except BaseException as error:  # noqa: B036
+        results.append({"error": _describe(error, f"{request['cls']}.{step}")})
+    return {"results": results}
+
+
+HANDLERS = {"gate": _gate_request, "graph": _graph_request}
+
+
+def main(argv=None):
+    """Serve the grader: one JSON request per line in, one response per line out."""
+    argv = sys.argv if argv is None else argv
+    incoming = os.fdopen(int(argv[1]), "r", encoding="utf-8")
+    out_fd = int(argv[2])
+    write = os.write
+
+    def send(message):
+        data = (json.dumps(message) + "\n").encode()
+        while data:
+            data = data[write(out_fd, data) :]
+
+    config = json.loads(incoming.readline())
+    _limit(config)
+    os.chdir(config["workdir"])
+    sys.path.insert(0, config["workdir"])
+    _preload(config)
+    _protect(config.get("protect", ()))
+    namespace, problems = _import_submission(config["files"])
+    send({"ready": True, "problems": problems, "classes": sorted(namespace)})
+    for line in incoming:
+        request = json.loads(line)
+        try:
+            response = HANDLERS[request["op"]](request, namespace)
+        except BaseException as error:  # noqa: B036
+            response = {"fatal": _describe(error, request.get("op", "?"))}
+        response["id"] = request["id"]
+        send(response)
+
+
+if __name__ == "__main__":
+    main()

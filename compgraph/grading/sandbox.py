@@ -1,0 +1,332 @@
+"""Run untrusted submissions in a separate, limited process and talk JSON to it.
+
+A :class:`Sandbox` starts ``runner.py`` with a fresh interpreter
+(``python -I``) in an empty working directory that holds only a copy of the
+submission, with its own session and process group, a scrubbed environment,
+and kernel limits on CPU time, address space and output size set before any
+student code runs. Requests and responses travel over two pipes as JSON
+lines; the submission's own stdout and stderr go to a capped file that is
+shown to the student, never parsed.
+
+Killing the whole process tree
+------------------------------
+A submission can fork, double-fork and ``setsid`` so that its processes
+leave its process group and are re-parented away from it. We make the
+grading process a *child subreaper* (``prctl(PR_SET_CHILD_SUBREAPER)``,
+Linux): orphans of the sandbox are then re-parented to the grader instead of
+to init, so every process a submission ever started stays a descendant of
+the grader, found by scanning ``/proc``, stopped and killed. We chose this
+over tracking descendants through ``/proc`` alone because a double fork
+breaks the parent chain before a scan can see it. Where ``prctl`` is
+missing (not Linux), the process group is still killed.
+"""
+
+import contextlib
+import ctypes
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Limits", "Sandbox", "SandboxError", "become_subreaper", "kill_descendants"]
+
+RUNNER = Path(__file__).with_name("runner.py")
+PR_SET_CHILD_SUBREAPER = 36
+
+
+@dataclass
+class Limits:
+    """Resource limits of one submission's process.
+
+    Parameters
+    ----------
+    wall_seconds : float, default=10.0
+        Wall-clock time a single task may take before its process is killed.
+    cpu_seconds : int, default=60
+        CPU time one sandbox process may use over its life (``RLIMIT_CPU``).
+    memory_mb : int, default=1024
+        Address space of the sandbox process (``RLIMIT_AS``).
+    output_kb : int, default=256
+        Bytes the submission may print per task (``RLIMIT_FSIZE``).
+    import_seconds : float, default=20.0
+        Wall-clock time for starting the process and importing the submission.
+
+    Examples
+    --------
+    >>> Limits(wall_seconds=2).wall_seconds
+    2
+    """
+
+    wall_seconds: float = 10.0
+    cpu_seconds: int = 60
+    memory_mb: int = 1024
+    output_kb: int = 256
+    import_seconds: float = 20.0
+
+
+class SandboxError(Exception):
+    """The sandbox process died, hung, or answered with something unreadable."""
+
+
+def become_subreaper() -> bool:
+    """Make this process adopt orphaned descendants (Linux); report success."""
+    if not sys.platform.startswith("linux"):
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+
+
+def _parents() -> dict[int, int]:
+    """``{pid: parent pid}`` for every process visible in ``/proc``."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        # The command name sits in parentheses and may contain spaces.
+        fields = stat[stat.rindex(b")") + 2 :].split()
+        parents[int(entry)] = int(fields[1])
+    return parents
+
+
+def _descendants(root: int, spared=frozenset()) -> set[int]:
+    parents = _parents()
+    children = {}
+    for pid, parent in parents.items():
+        children.setdefault(parent, []).append(pid)
+    found, stack = set(), [p for p in children.get(root, []) if p not in spared]
+    while stack:
+        pid = stack.pop()
+        if pid not in found:
+            found.add(pid)
+            stack.extend(children.get(pid, []))
+    return found
+
+
+def kill_descendants(spared=frozenset(), rounds: int = 20) -> int:
+    """Stop, then kill, every descendant of this process except ``spared``.
+
+    Stopping first keeps a process that forks in a loop from outrunning the
+    scan. Returns how many processes were killed.
+    """
+    if not os.path.isdir("/proc"):
+        return 0
+    me, killed = os.getpid(), set()
+    for _ in range(rounds):
+        found = _descendants(me, spared) - killed
+        if not found:
+            break
+        for pid in found:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGSTOP)
+        killed |= found
+    for pid in killed:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    _reap(killed)
+    return len(killed)
+
+
+def _reap(pids):
+    """Collect the killed processes that are (or became) our children."""
+    deadline = time.monotonic() + 2.0
+    pending = set(pids)
+    while pending and time.monotonic() < deadline:
+        for pid in list(pending):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                # Not our child (yet): gone, or still being re-parented to us.
+                if not os.path.exists(f"/proc/{pid}"):
+                    pending.discard(pid)
+                continue
+            if done:
+                pending.discard(pid)
+        if pending:
+            time.sleep(0.01)
+
+
+class Sandbox:
+    """One running sandbox process that holds one imported submission.
+
+    Parameters
+    ----------
+    files : list of Path
+        The submission's Python files; they are copied into a fresh directory.
+    config : dict
+        What the runner preloads and blocks: ``blocked`` and ``allowed``
+        module prefixes, ``preload`` module names, ``gates_base`` (a path or
+        None), ``protect`` (paths the submission may not open).
+    limits : Limits
+        Time, memory and output limits.
+    """
+
+    def __init__(self, files, config: dict, limits: Limits):
+        self.limits = limits
+        self.workdir = Path(tempfile.mkdtemp(prefix="compgraph-sandbox-"))
+        os.chmod(self.workdir, 0o755)
+        copies = []
+        for path in files:
+            target = self.workdir / Path(path).name
+            shutil.copyfile(path, target)
+            copies.append(str(target))
+        self.log_path = self.workdir / ".output"
+        self._log = open(self.log_path, "ab")  # noqa: SIM115  closed in close()
+        self._config = {
+            **config,
+            "files": copies,
+            "workdir": str(self.workdir),
+            "memory_mb": limits.memory_mb,
+            "cpu_seconds": limits.cpu_seconds,
+            "output_bytes": limits.output_kb * 1024,
+        }
+        self._spared = frozenset(_descendants(os.getpid()))
+        self.process = None
+        self._counter = 0
+        self._buffer = b""
+
+    def start(self) -> dict:
+        """Start the process and import the submission; return its ready message."""
+        child_reads, grader_writes = os.pipe()
+        grader_reads, child_writes = os.pipe()
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(self.workdir),
+            "LANG": "C.UTF-8",
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", str(RUNNER), str(child_reads), str(child_writes)],
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=self._log,
+            pass_fds=(child_reads, child_writes),
+            cwd=self.workdir,
+            env=env,
+            start_new_session=True,
+        )
+        os.close(child_reads)
+        os.close(child_writes)
+        self._out = os.fdopen(grader_writes, "w", encoding="utf-8")
+        self._in = grader_reads
+        self._out.write(json.dumps(self._config) + "\n")
+        self._out.flush()
+        return self._receive(self.limits.import_seconds, what="importing")
+
+    def request(self, message: dict, timeout: float | None = None) -> dict:
+        """Send one request and wait for its answer, at most ``timeout`` seconds."""
+        self._counter += 1
+        message = {**message, "id": self._counter}
+        try:
+            self._out.write(json.dumps(message) + "\n")
+            self._out.flush()
+        except (BrokenPipeError, OSError) as error:
+            raise SandboxError(self._death("before the request", error)) from None
+        timeout = self.limits.wall_seconds if timeout is None else timeout
+        while True:
+            answer = self._receive(timeout, what=message.get("what", "running"))
+            if answer.get("id") == self._counter:
+                return answer
+
+    def output(self, limit: int = 2000) -> str:
+        """What the submission printed since the last call (capped), then clear it."""
+        try:
+            with open(self.log_path, "rb") as handle:
+                text = handle.read(limit + 1)
+            os.truncate(self.log_path, 0)
+        except OSError:
+            return ""
+        shown = text[:limit].decode("utf-8", "replace")
+        return shown + (" [...]" if len(text) > limit else "")
+
+    def _receive(self, timeout, what):
+        deadline = time.monotonic() + timeout
+        cap = 64 * 1024 * 1024
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.close()
+                raise SandboxError(
+                    f"timed out after {timeout:g} s of wall-clock time while "
+                    f"{what} (an endless loop?)"
+                )
+            ready, _, _ = select.select([self._in], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(self._in, 1 << 20)
+            if not chunk:
+                raise SandboxError(self._death(f"while {what}"))
+            self._buffer += chunk
+            if len(self._buffer) > cap:
+                self.close()
+                raise SandboxError("the submission's process sent more than 64 MB")
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        try:
+            answer = json.loads(line)
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            raise SandboxError(f"unreadable answer from the submission while {what}")
+        return answer
+
+    def _death(self, when, error=None):
+        """Why the process is gone, in words a student understands."""
+        try:
+            code = self.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self.close()
+            return f"the submission's process stopped answering {when}"
+        finally:
+            self.close()
+        if code is not None and code < 0:
+            reason = {
+                signal.SIGXCPU: (
+                    f"exceeded the CPU time limit of {self.limits.cpu_seconds} s"
+                ),
+                signal.SIGKILL: "was killed (out of memory, or by the grader)",
+                signal.SIGSEGV: "crashed (segmentation fault)",
+                signal.SIGXFSZ: "printed more than the output cap",
+            }.get(-code, f"was killed by signal {signal.Signals(-code).name}")
+            return f"the submission's process {reason} {when}"
+        return f"the submission's process exited with code {code} {when}"
+
+    def close(self) -> None:
+        """Kill the process and everything it started; delete its directory."""
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+            self.process.wait()
+            for stream in ("_out",):
+                with contextlib.suppress(OSError, AttributeError):
+                    getattr(self, stream).close()
+            with contextlib.suppress(OSError, AttributeError):
+                os.close(self._in)
+            self.process = None
+        kill_descendants(self._spared)
+
+    def cleanup(self) -> None:
+        """Close, then remove the working directory and the output file."""
+        self.close()
+        self._log.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
