@@ -13,6 +13,8 @@ __all__ = ["main"]
 #: Subcommand name -> "module:attribute" of its click command.
 COMMANDS = {
     "demo": "compgraph.cli:demo",
+    "grade": "compgraph.grading.cli:grade",
+    "assignment": "compgraph.grading.cli:assignment",
 }
 
 
