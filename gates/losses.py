@@ -466,15 +466,25 @@ class L2PenaltyGate(Gate):
 
 
 def _softmax(x, axis):
-    z = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    z = np.exp(_shifted(x, axis))
     return z / np.sum(z, axis=axis, keepdims=True)
 
 
 def _log_softmax(x, axis):
-    # Shifting by the maximum makes the largest exponent e**0 = 1, so the
-    # sum lies in [1, C] and neither exp nor log can overflow.
-    z = x - np.max(x, axis=axis, keepdims=True)
+    z = _shifted(x, axis)
     return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+
+
+def _shifted(x, axis):
+    """``x - max(x)``, whose exponentials sum to a number in ``[1, C]``.
+
+    The largest exponent becomes ``e**0 = 1``, so neither exp nor log can
+    overflow.
+    """
+    # Only a score gap beyond the float range (1e308 vs -1e308) overflows,
+    # to -inf, whose exponential is the right 0.
+    with np.errstate(over="ignore"):
+        return x - np.max(x, axis=axis, keepdims=True)
 
 
 def _require_axis(gate, x, axis):
