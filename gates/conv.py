@@ -12,11 +12,12 @@ read by no window: they do not affect the output and their gradient is 0.
 
 Both directions are array operations, never Python loops over pixels:
 forward cuts the windows out of ``x`` with strides
-(``numpy.lib.stride_tricks.sliding_window_view``) and, for convolution, turns
-them into one matrix product (*im2col*); backward scatters the window
-gradients back with one strided, vectorized addition per kernel offset
-``(i, j)``, that is ``KH * KW`` additions in all (*col2im*). Where windows
-overlap, the gradients of a shared cell add up.
+(``numpy.lib.stride_tricks.sliding_window_view``); convolution copies them
+into one matrix (*im2col*) and multiplies it by the filters, pooling reduces
+them with one elementwise maximum or sum per kernel offset ``(i, j)``.
+Backward scatters the window gradients back with one strided, vectorized
+addition per kernel offset, ``KH * KW`` additions in all (*col2im*); where
+windows overlap, the gradients of a shared cell add up.
 
 Float32 inputs stay float32; integer inputs are computed in float64.
 """
@@ -195,16 +196,28 @@ class MaxPool2dGate(Gate):
     def forward(self, x):
         x = np.asarray(x)
         windows = _windows("MaxPool2dGate", x, self.kernel_size, self.stride)
-        out = windows.max(axis=(4, 5))
+        # One elementwise maximum per kernel offset: numpy reduces a strided
+        # (N, C, OH, OW, KH, KW) view over its last axes many times slower.
+        out = windows[..., 0, 0].copy()
+        for i, j in _offsets(self.kernel_size):
+            np.maximum(out, windows[..., i, j], out=out)
         self.x, self.windows, self.out = x, windows, out
         return out
 
     def backward(self, upstream):
-        # (N, C, OH, OW, KH, KW): which cells of each window hold its maximum
-        winners = self.windows == self.out[..., None, None]
-        share = np.asarray(upstream) / winners.sum(axis=(4, 5))
-        dwindows = winners * share[..., None, None].astype(_grad_type(self.x))
-        return (_col2im(dwindows, self.x.shape, self.stride, self.x),)
+        windows, out = self.windows, self.out
+        # k = how many cells of each window hold its maximum (at least 1,
+        # so a window whose maximum is NaN passes no gradient, silently).
+        ties = np.zeros(out.shape, np.int64)
+        for i, j in _offsets(self.kernel_size, first=True):
+            ties += windows[..., i, j] == out
+        share = np.asarray(upstream, _grad_type(self.x)) / np.maximum(ties, 1)
+
+        dx = np.zeros(self.x.shape, _grad_type(self.x))
+        for i, j in _offsets(self.kernel_size, first=True):
+            cells = _cells(dx, i, j, self.stride, out.shape)
+            cells += (windows[..., i, j] == out) * share
+        return (dx,)
 
     def __repr__(self):
         return f"MaxPool2dGate(kernel_size={self.kernel_size}, stride={self.stride})"
@@ -246,14 +259,21 @@ class AvgPool2dGate(Gate):
     def forward(self, x):
         x = np.asarray(x)
         windows = _windows("AvgPool2dGate", x, self.kernel_size, self.stride)
-        self.x, self.out_shape = x, windows.shape
-        return windows.mean(axis=(4, 5), dtype=_grad_type(x))
+        kh, kw = self.kernel_size
+        total = windows[..., 0, 0].astype(_grad_type(x))
+        for i, j in _offsets(self.kernel_size):
+            total += windows[..., i, j]
+        self.x, self.out_shape = x, total.shape
+        return total / (kh * kw)
 
     def backward(self, upstream):
         kh, kw = self.kernel_size
         share = np.asarray(upstream, _grad_type(self.x)) / (kh * kw)
-        dwindows = np.broadcast_to(share[..., None, None], self.out_shape)
-        return (_col2im(dwindows, self.x.shape, self.stride, self.x),)
+        dx = np.zeros(self.x.shape, _grad_type(self.x))
+        for i, j in _offsets(self.kernel_size, first=True):
+            cells = _cells(dx, i, j, self.stride, self.out_shape)
+            cells += share
+        return (dx,)
 
     def __repr__(self):
         return f"AvgPool2dGate(kernel_size={self.kernel_size}, stride={self.stride})"
@@ -317,28 +337,24 @@ def _windows(gate: str, x, kernel, stride):
     """View of the pooling windows of ``x``: ``(N, C, OH, OW, KH, KW)``."""
     _check_ndim(gate, "x", x, 4, "(N, C, H, W)")
     oh, ow = _out_size(gate, x.shape[2:], kernel, stride, (0, 0))
-    windows = sliding_window_view(x, kernel, axis=(2, 3))[
-        :, :, :: stride[0], :: stride[1]
-    ]
+    windows = sliding_window_view(x, kernel, axis=(2, 3))
+    windows = windows[:, :, :: stride[0], :: stride[1]]
     assert windows.shape[2:4] == (oh, ow)
     return windows
 
 
-def _col2im(dwindows, shape, stride, like):
-    """Add window gradients ``(N, C, OH, OW, KH, KW)`` back onto an input of ``shape``.
+def _offsets(kernel, first: bool = False):
+    """The kernel offsets ``(i, j)`` in row-major order, without (0, 0) by default."""
+    offsets = [(i, j) for i in range(kernel[0]) for j in range(kernel[1])]
+    return offsets if first else offsets[1:]
 
-    One strided addition per kernel offset; cells shared by overlapping
-    windows receive the sum.
-    """
-    n, c, oh, ow, kh, kw = dwindows.shape
-    sh, sw = stride
-    dx = np.zeros(shape, _grad_type(like))
-    for i in range(kh):
-        for j in range(kw):
-            rows = slice(i, i + sh * (oh - 1) + 1, sh)
-            columns = slice(j, j + sw * (ow - 1) + 1, sw)
-            dx[:, :, rows, columns] += dwindows[..., i, j]
-    return dx
+
+def _cells(dx, i: int, j: int, stride, out_shape):
+    """View of the cells of ``dx`` at kernel offset ``(i, j)``, one per window."""
+    oh, ow = out_shape[2:]
+    rows = slice(i, i + stride[0] * (oh - 1) + 1, stride[0])
+    columns = slice(j, j + stride[1] * (ow - 1) + 1, stride[1])
+    return dx[:, :, rows, columns]
 
 
 def _float_type(*arrays):
