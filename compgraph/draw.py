@@ -278,15 +278,16 @@ def to_dot(
     for wire in view.wires:
         source = _quote(view.box_of[wire.source])
         target = _quote(wire.target if wire.target else "output: " + view.output)
-        parts = []
+        shown = []
         if values and wire.source in snapshot.values:
-            text = fmt.value(snapshot.values[wire.source])
-            parts.append(f'<font color="{VALUE_COLOUR}">{html.escape(text)}</font>')
+            shown.append((VALUE_COLOUR, snapshot.values[wire.source]))
         share = _share(wire, snapshot)
         if grads and share is not None:
-            parts.append(
-                f'<font color="{GRAD_COLOUR}">{html.escape(fmt.value(share))}</font>'
-            )
+            shown.append((GRAD_COLOUR, share))
+        parts = [
+            f'<font color="{colour}">{_html(fmt.value(number))}</font>'
+            for colour, number in shown
+        ]
         label = f" [label=<{'<br/>'.join(parts)}>]" if parts else ""
         lines.append(f"  {source} -> {target}{label};")
     lines.append("}")
@@ -308,7 +309,7 @@ class _Formatter:
                 array, separator=", ", formatter={"all": self.value}
             ).replace("\n", "")
         low, high = self.value(array.min()), self.value(array.max())
-        return f"{array.shape} in [{low}, {high}]"
+        return f"{array.shape}\nin [{low}, {high}]"
 
     def sum(self, node, view, snapshot) -> str:
         """``grad = a + b = s`` for a node that fans out, else ``""``."""
@@ -356,10 +357,22 @@ class _Painter:
         self.view, self.snapshot = view, snapshot
         self.fmt = _Formatter(digits)
         self.show_values, self.show_grads, self.show_names = values, grads, names
+        # Columns stand far enough apart for the longest number on a wire.
+        longest = max((len(line) for text in self._wire_texts() for line in
+                       text.split("\n")), default=0)  # fmt: skip
+        self.gap = max(COLUMN, 0.085 * longest + 1.4)
         self.centres = {
-            box.id: (box.column * COLUMN, -box.y * ROW) for box in view.boxes.values()
+            box.id: (box.column * self.gap, -box.y * ROW) for box in view.boxes.values()
         }
         self.texts, self.wires = [], {}
+
+    def _wire_texts(self):
+        for wire in self.view.wires:
+            if self.show_values and wire.source in self.snapshot.values:
+                yield self.fmt.value(self.snapshot.values[wire.source])
+            share = _share(wire, self.snapshot) if self.show_grads else None
+            if share is not None:
+                yield self.fmt.value(share)
 
     def bounds(self):
         """``(left, right, bottom, top)`` in data units, room for labels included."""
@@ -452,7 +465,7 @@ class _Painter:
         segment = (tuple(map(float, start)), tuple(map(float, end)))
         self.wires.setdefault(key, []).append(segment)
 
-        (px, py), (dx, dy) = _label_point(start, end), np.subtract(end, start)
+        (px, py), (dx, dy) = self._label_point(start, end), np.subtract(end, start)
         if bend:  # the middle of the curve: the chord's middle, pushed sideways
             px, py = (
                 (start[0] + end[0]) / 2 + bend * dy / 2,
@@ -470,6 +483,19 @@ class _Painter:
             self._text(
                 ax, text, GRAD_COLOUR, (px, py - 0.07), "grad", wire=key, **BELOW
             )
+
+    def _label_point(self, start, end):
+        """The middle of a wire between neighbouring columns.
+
+        A longer wire keeps its labels by the gate it feeds, in the last
+        column gap, instead of over the gates it passes.
+        """
+        dx, dy = end[0] - start[0], end[1] - start[1]
+        length = float(np.hypot(dx, dy))
+        if abs(dx) <= self.gap:
+            return start[0] + dx / 2, start[1] + dy / 2
+        back = (self.gap - 1.0) / 2 / length
+        return end[0] - back * dx, end[1] - back * dy
 
     def _port_point(self, wire):
         """Where ``wire`` meets its target, and how much it bends.
@@ -509,17 +535,6 @@ class _Painter:
             row += 1
 
 
-def _label_point(start, end):
-    """The middle of the wire's last gate-gap, next to the gate it feeds.
-
-    Long wires thus keep their labels by the gate they feed instead of over
-    the gates they pass.
-    """
-    length = float(np.hypot(end[0] - start[0], end[1] - start[1]))
-    back = min(length, COLUMN - 2 * RADIUS) / 2 / max(length, 1e-9)
-    return end[0] - back * (end[0] - start[0]), end[1] - back * (end[1] - start[1])
-
-
 def _share(wire, snapshot):
     """The gradient sent back along ``wire``, or ``None`` if not known yet."""
     if wire.target is None:
@@ -544,6 +559,10 @@ def _dot_box(box, lit):
     if box.id == lit:
         attributes += [f'color="{HIGHLIGHT_COLOUR}"', "penwidth=3"]
     return attributes
+
+
+def _html(text: str) -> str:
+    return html.escape(text).replace("\n", "<br/>")
 
 
 def _quote(name: str) -> str:

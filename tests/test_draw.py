@@ -329,8 +329,9 @@ def test_arrays_show_in_full_when_small_and_as_a_summary_when_large():
 
     assert wire_numbers(drawing, ("a", "scale1")) == ("[1.00, -2.00]", "[2.00, 2.00]")
     value, grad = wire_numbers(drawing, ("big", "sum2"))
-    assert value == "(3, 4) in [0.00, 11.00]"
-    assert grad == "(3, 4) in [1.00, 1.00]"
+    assert value == "(3, 4)\nin [0.00, 11.00]"
+    assert grad == "(3, 4)\nin [1.00, 1.00]"
+    assert "(3, 4)<br/>in [0.00, 11.00]" in to_dot(g)
 
 
 def test_format_number_rounds_like_the_slides():
