@@ -22,7 +22,13 @@ import io
 import sys
 import tokenize
 
-__all__ = ["Finding", "find_library_use", "similarity", "COPY_THRESHOLD"]
+__all__ = [
+    "Finding",
+    "find_library_use",
+    "blocked_imports",
+    "similarity",
+    "COPY_THRESHOLD",
+]
 
 #: Token similarity from which code counts as copied.
 COPY_THRESHOLD = 0.85
@@ -73,6 +79,30 @@ def find_library_use(sources: dict, targets: dict, blocked, allowed) -> dict:
             if reason is not None:
                 findings[target] = Finding(reason)
     return findings
+
+
+def blocked_imports(sources: dict, blocked, allowed) -> list[str]:
+    """Every blocked module a submission imports, anywhere in its files.
+
+    >>> blocked_imports({"a.py": "import compgraph.gradcheck"}, ["compgraph"], [])
+    ['compgraph.gradcheck']
+    """
+    found = []
+    for source in sources.values():
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        module = _Module(tree, blocked, allowed)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            found += [n for n in names if module._library(n) and n not in found]
+    return found
 
 
 class _Module:
@@ -142,11 +172,21 @@ class _Module:
             if origin:
                 return f"subclasses the library's {origin}"
         for node in self.region(target):
+            # A name that starts an attribute chain is judged with its chain.
+            roots = {
+                id(n.value)
+                for n in ast.walk(node)
+                if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+            }
             for inner in ast.walk(node):
                 for bound in _imports(inner).values():
                     if self._library(bound):
                         return f"imports the library's {bound} in its code"
-                if isinstance(inner, ast.Name) and isinstance(inner.ctx, ast.Load):
+                if (
+                    isinstance(inner, ast.Name)
+                    and isinstance(inner.ctx, ast.Load)
+                    and id(inner) not in roots
+                ):
                     origin = self._origin(inner)
                     if origin:
                         return f"uses the library's {origin} in its code"

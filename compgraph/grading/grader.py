@@ -15,7 +15,7 @@ from pathlib import Path
 import compgraph
 import gates
 from compgraph.grading.api import TaskFailure, load_assignment
-from compgraph.grading.detect import find_library_use
+from compgraph.grading.detect import blocked_imports, find_library_use
 from compgraph.grading.report import SubmissionResult, TaskResult, write_csv, write_json
 from compgraph.grading.sandbox import (
     Limits,
@@ -208,10 +208,17 @@ def grade(
         protect.append(assignment.source)
     become_subreaper()
     session = Session(files, assignment, limits, protect, sandbox_user)
-    results, printed = [], []
+    results, printed, stuck = [], [], {}
     try:
         for task in tasks:
+            if task.target in stuck:
+                # One endless loop per class is enough to wait for.
+                why = f"not run: {task.target} timed out in {stuck[task.target]}"
+                results.append(_result(task, 0.0, "failed", why))
+                continue
             results.append(_run_task(task, session, findings, assignment, seed))
+            if "timed out" in results[-1].output and task.target:
+                stuck[task.target] = task.name
             text = session.output()
             if text:
                 printed.append(f"[{task.name}] {text}")
@@ -220,6 +227,10 @@ def grade(
         kill_descendants()
     notes = [f"{m}: {p}" for m, p in session.problems.items()]
     notes += [f"{t} scored 0: it {why}" for t, why in findings.items()]
+    notes += [
+        f"the submission imports {name}, which the sandbox blocks"
+        for name in blocked_imports(sources, assignment.blocked, assignment.allowed)
+    ]
     return SubmissionResult(
         student, assignment.name, results, notes, "\n".join(printed)[:4000]
     )

@@ -306,6 +306,12 @@ def main(argv=None):
     write = os.write
 
     def send(message):
+        # What the submission printed is shown with the task that printed it.
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:  # noqa: B036, S110  a full or replaced stream
+                pass
         data = (json.dumps(message) + "\n").encode()
         while data:
             data = data[write(out_fd, data) :]
