@@ -56,7 +56,7 @@ class View:
     boxes: dict
     wires: list
     box_of: dict
-    output: str
+    output: str | None
     kinds: dict
 
 
@@ -94,8 +94,9 @@ def build_view(graph, collapse=None) -> View:
             key = (source, target, port if target == name else None)
             wire = wires.setdefault(key, Wire(source, target))
             wire.ports += ((name, port),)
-    output = graph.output().name
-    wire_list = [*wires.values(), Wire(output, None)]
+    # A graph without gates has no output yet: its leaves are drawn alone.
+    output = graph.output().name if graph.nodes("gate") else None
+    wire_list = [*wires.values()] + ([Wire(output, None)] if output else [])
     _check_acyclic(boxes, wire_list, box_of)
     kinds = {name: graph.kind(name) for name in graph.nodes()}
     return View(boxes, wire_list, box_of, output, kinds)

@@ -8,6 +8,8 @@ one cache each, so the only honest way to see an earlier moment is to
 recreate it.
 """
 
+import html
+
 import numpy as np
 
 from compgraph.draw import Snapshot, draw
@@ -256,16 +258,14 @@ class Stepper:
         slider = ipywidgets.IntSlider(
             value=len(self.records), min=0, max=len(self), description="step"
         )
-        picture, text = ipywidgets.Output(), ipywidgets.Output()
+        picture, text = ipywidgets.Output(), ipywidgets.HTML()
 
         def show(change=None):
             self.goto(slider.value)
             picture.clear_output(wait=True)
-            text.clear_output(wait=True)
             with picture:
                 display(self.draw(**options))
-            with text:
-                print(self.describe())  # noqa: T201 (a widget's text panel)
+            text.value = f"<pre>{html.escape(self.describe())}</pre>"
 
         slider.observe(show, names="value")
         show()

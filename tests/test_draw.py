@@ -372,3 +372,29 @@ def test_snapshot_of_a_graph_sums_its_shares_into_the_gradients():
     assert snapshot.shares[("q", "f", 0)] == -4.0
     assert snapshot.shares[("z", "f", 1)] == 3.0
     assert snapshot.grads == {"f": 1.0, "q": -4.0, "z": 3.0, "x": -4.0, "y": -4.0}
+
+
+def test_a_graph_without_gates_draws_its_leaves_alone():
+    g = ComputationalGraph()
+    g.input("x")
+    g.parameter("w", 2.0)
+
+    drawing = draw(g)
+
+    assert [t.text for t in drawing.find(role="label")] == ["x", "w"]
+    assert drawing.wires == {}
+    assert '"w" [shape=plaintext' in to_dot(g)
+
+
+def test_draw_into_given_axes_side_by_side():
+    from matplotlib.figure import Figure
+
+    figure = Figure()
+    left, right = figure.subplots(1, 2)
+    chain = run(sigmoid_neuron(primitive=True), **SIGMOID_NEURON_INPUTS)
+    one_gate = run(sigmoid_neuron(primitive=False), **SIGMOID_NEURON_INPUTS)
+
+    first, second = draw(chain, ax=left), draw(one_gate, ax=right)
+
+    assert first.figure is second.figure is figure
+    assert wire_numbers(second, ("x0", "multiply1")) == ("-1.00", "0.39")

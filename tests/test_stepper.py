@@ -204,3 +204,15 @@ def test_describe_and_repr_name_the_step():
     text = stepper.describe()
     assert "upstream gradient: 1" in text
     assert "local gradients: q=-4, z=3" in text
+
+
+def test_widget_shows_the_step_record_as_text():
+    pytest.importorskip("ipywidgets", reason="the widget needs ipywidgets")
+    stepper = Stepper(first_circuit(), **FIRST_CIRCUIT_INPUTS)
+
+    box = stepper.widget()
+    box.children[0].value = 4
+    record_panel = box.children[1].children[1]
+
+    assert "step 4 of 4: backward through &#x27;q&#x27;" in record_panel.value
+    assert "sends: x=-4, y=-4" in record_panel.value
