@@ -10,30 +10,34 @@ both are the step generators ``forward_steps`` and ``backward_steps`` run
 to the end, so what a notebook steps through is exactly what runs.
 """
 
-import difflib
 import itertools
-import math
 import weakref
 
 import networkx as nx
 import numpy as np
 
+from compgraph.contract import (
+    as_value,
+    check_arity,
+    check_connection,
+    check_fed,
+    check_finite,
+    check_gradients,
+    check_is_gate,
+    check_name_free,
+    claim,
+    default_prefix,
+    gate_error,
+    seed_gradient,
+    unknown_node_message,
+)
 from compgraph.errors import (
     BackwardBeforeForwardError,
-    CycleError,
-    GateContractError,
-    GateFailedError,
-    GateReuseError,
     GraphStructureError,
-    InputError,
-    MissingInputError,
-    NonFiniteValueError,
-    ShapeMismatchError,
-    UnknownInputError,
 )
 from compgraph.node import Node
 from compgraph.trace import BackwardStep, ForwardStep
-from gates.base import Gate, gate_arity, shape_of
+from gates.base import Gate, shape_of
 
 __all__ = ["ComputationalGraph"]
 
@@ -46,8 +50,8 @@ class ComputationalGraph:
     Parameters
     ----------
     check_finite : bool, default=False
-        After every gate, raise :class:`NonFiniteValueError` naming the first
-        node whose value or gradient holds a NaN or an infinity.
+        Raise :class:`NonFiniteValueError` naming the first node whose value,
+        or the first gate whose gradient, holds a NaN or an infinity.
 
     Examples
     --------
@@ -69,15 +73,14 @@ class ComputationalGraph:
         self.dag = nx.MultiDiGraph()
         self.check_finite = check_finite
         self.training = True
-        self._values = {}
-        self._grads = {}
-        self._output = None
+        self._values, self._grads = {}, {}
+        self._output = self._last_gate = None
         self._counter = itertools.count()
         self._name_counters = {}
-        # Cached until the graph changes: the topological order, the gates
-        # as (node, gate, input names) in that order, and the input names.
-        self._order = self._plan = None
-        self._input_names = self._leaves_with_grads = None
+        self._ref = weakref.ref(self)  # what a placed gate remembers of us
+        # Cached until the graph changes: the gates as (node, gate, input
+        # names) in topological order, that order, and the leaves by kind.
+        self._plan = self._order = self._inputs = self._leaves = None
         self._forwarded = False
 
     # -- building -------------------------------------------------------------
@@ -88,12 +91,12 @@ class ComputationalGraph:
 
     def parameter(self, name: str, value) -> Node:
         """Add a parameter: a leaf that keeps its value and receives a gradient."""
-        return self._add_leaf(name, "parameter", _as_value(name, value))
+        return self._add_leaf(name, "parameter", as_value(name, value))
 
     def constant(self, value, name: str | None = None) -> Node:
         """Add a constant leaf; it gets a gradient but is never fed or trained."""
-        name = name or self._fresh_name("const")
-        return self._add_leaf(name, "constant", _as_value(name, value))
+        name = self._fresh_name("const") if name is None else name
+        return self._add_leaf(name, "constant", as_value(name, value))
 
     def add_gate(self, gate: Gate, inputs=(), name: str | None = None) -> Node:
         """Add ``gate`` reading ``inputs`` (nodes or names) in order; return its node.
@@ -101,19 +104,17 @@ class ComputationalGraph:
         The new gate becomes the graph's output unless one was set with
         :meth:`output`.
         """
-        if not isinstance(gate, Gate):
-            raise GateContractError(
-                f"add_gate expects a Gate instance, got {type(gate).__name__}; "
-                "subclass gates.Gate and define forward and backward"
-            )
-        name = name or self._fresh_name(_default_prefix(gate))
+        check_is_gate(gate)
+        name = self._fresh_name(default_prefix(gate)) if name is None else name
         sources = [self._name_of(node) for node in inputs]
-        _check_arity(name, gate, len(sources))
-        self._claim(gate, name)
+        check_arity(name, gate, len(sources))
+        claim(gate, self._ref, name)
         self._new_node(name, kind="gate", gate=gate)
-        gate.training = self.training
+        if gate.training is not self.training:
+            gate.training = self.training
         for port, source in enumerate(sources):
             self.dag.add_edge(source, name, key=port)
+        self._last_gate = name
         return Node(self, name)
 
     def connect(self, source, target, port: int) -> None:
@@ -122,22 +123,7 @@ class ComputationalGraph:
         Raises :class:`CycleError` if the new edge would close a cycle.
         """
         source, target = self._name_of(source), self._name_of(target)
-        if self.kind(target) != "gate":
-            raise GraphStructureError(
-                f"cannot connect into {target!r}: it is a {self.kind(target)}, "
-                "and only gates have inputs"
-            )
-        if source == target or nx.has_path(self.dag, target, source):
-            path = (
-                [target]
-                if source == target
-                else nx.shortest_path(self.dag, target, source)
-            )
-            loop = " -> ".join([*path, target])
-            raise CycleError(
-                f"connecting {source!r} into {target!r} would close the cycle "
-                f"{loop}; a computational graph must stay acyclic"
-            )
+        check_connection(self, source, target, port)
         for u, _, key in list(self.dag.in_edges(target, keys=True)):
             if key == port:
                 self.dag.remove_edge(u, target, key=port)
@@ -147,15 +133,21 @@ class ComputationalGraph:
     def rename(self, node, new_name: str) -> Node:
         """Give ``node`` the name ``new_name`` (``q = g.rename(x + y, "q")``)."""
         old = self._name_of(node)
-        if new_name != old:
-            self._check_free(new_name)
-            nx.relabel_nodes(self.dag, {old: new_name}, copy=False)
-            for table in (self._values, self._grads):
-                if old in table:
-                    table[new_name] = table.pop(old)
-            if self._output == old:
-                self._output = new_name
-            self._changed()
+        if new_name == old:
+            return Node(self, old)
+        check_name_free(self, new_name)
+        nx.relabel_nodes(self.dag, {old: new_name}, copy=False)
+        for table in (self._values, self._grads):
+            if old in table:
+                table[new_name] = table.pop(old)
+        if self._output == old:
+            self._output = new_name
+        if self._last_gate == old:
+            self._last_gate = new_name
+        gate = self.dag.nodes[new_name].get("gate")
+        if gate is not None:
+            gate._compgraph_place = (self._ref, new_name)
+        self._changed()
         return Node(self, new_name)
 
     def output(self, node=None) -> Node:
@@ -163,14 +155,12 @@ class ComputationalGraph:
         if node is not None:
             self._output = self._name_of(node)
             self._forwarded = False
-        name = self._output_name()
-        return Node(self, name)
+        return Node(self, self._output_name())
 
     # -- looking -------------------------------------------------------------
 
     def __getitem__(self, name: str) -> Node:
-        self._require_node(name)
-        return Node(self, name)
+        return Node(self, self._require_node(name))
 
     def __contains__(self, name) -> bool:
         return name in self.dag
@@ -180,8 +170,7 @@ class ComputationalGraph:
 
     def kind(self, name: str) -> str:
         """``"input"``, ``"parameter"``, ``"constant"`` or ``"gate"``."""
-        self._require_node(name)
-        return self.dag.nodes[name]["kind"]
+        return self.dag.nodes[self._require_node(name)]["kind"]
 
     def gate(self, name: str) -> Gate:
         """The Gate object at node ``name``."""
@@ -194,7 +183,7 @@ class ComputationalGraph:
 
     def nodes(self, kind: str | None = None) -> list[str]:
         """Node names in insertion order, optionally only those of one kind."""
-        return [n for n, k in self.dag.nodes(data="kind") if kind in (None, k)]
+        return self._nodes_of((*LEAF_KINDS, "gate") if kind is None else (kind,))
 
     def parameters(self) -> dict:
         """The parameters' values by name (the arrays themselves, not copies)."""
@@ -211,21 +200,25 @@ class ComputationalGraph:
 
     def value(self, name: str):
         """The value of node ``name`` after the last forward."""
-        self._require_node(name)
         if name not in self._values:
+            self._require_node(name)
             raise BackwardBeforeForwardError(
                 f"node {name!r} has no value yet: run forward first"
             )
         return self._values[name]
 
     def set_value(self, name: str, value) -> None:
-        """Replace the value of a parameter or constant (an optimizer's step)."""
+        """Replace the value of a parameter or constant (an optimizer's step).
+
+        The gradients of the last backward stay readable; backward needs a
+        new forward first.
+        """
         if self.kind(name) not in ("parameter", "constant"):
             raise GraphStructureError(
                 f"set_value sets parameters and constants; {name!r} is a "
                 f"{self.kind(name)}: feed inputs to forward instead"
             )
-        self._values[name] = _as_value(name, value)
+        self._values[name] = as_value(name, value)
         self._forwarded = False
 
     def grad(self, name: str):
@@ -235,7 +228,9 @@ class ComputationalGraph:
             raise BackwardBeforeForwardError(
                 f"node {name!r} has no gradient yet: run backward first"
             )
-        return self._grads.get(name, 0.0 * value)
+        if name in self._grads:
+            return self._grads[name]
+        return 0.0 if isinstance(value, float) else np.zeros_like(value)
 
     def train(self) -> "ComputationalGraph":
         """Put every gate in training mode (dropout drops, batch norm learns)."""
@@ -279,20 +274,23 @@ class ComputationalGraph:
         """
         for _ in self.backward_steps(upstream):
             pass
-        return {name: self.grad(name) for name in self._leaves_with_grads}
+        return {name: self.grad(name) for name in self._leaves}
 
     def forward_steps(self, **inputs):
         """Feed ``inputs``, then yield one :class:`ForwardStep` per gate run."""
         plan = self._compiled()
         self._feed(inputs)
-        self._forwarded = False
-        self._grads = {}
-        values = self._values
+        self._forwarded, self._grads = False, {}
+        values, checked = self._values, self.check_finite
         for name, gate, sources in plan:
             args = [values[s] for s in sources]
-            out = self._run_gate(name, gate, gate.forward, sources, args)
-            if self.check_finite:
-                _check_finite(name, gate, "value", out)
+            try:
+                out = gate.forward(*args)
+            except Exception as error:
+                shapes = _shapes(sources, args)
+                raise gate_error(name, gate, "forward", error, shapes) from error
+            if checked:
+                check_finite(f"gate {name!r} ({gate.label})", "value", out)
             values[name] = out
             yield ForwardStep(name, gate, sources, args, out)
         self._forwarded = True
@@ -300,127 +298,69 @@ class ComputationalGraph:
     def backward_steps(self, upstream=None):
         """Yield one :class:`BackwardStep` per gate, from the output back.
 
-        A gate that no gradient reaches (it does not lead to the output) is
-        skipped. Where a node fans out, the gradients it receives add up.
+        The output is seeded with ``upstream`` (1 for a scalar output); each
+        gate turns the gradient it received into one gradient per input, and
+        where a node fans out, the gradients it receives add up. A gate that
+        no gradient reaches (it does not lead to the output) is skipped.
         """
         self._require_forward()
         output = self._output_name()
-        grads = {output: self._seed(output, upstream)}
-        self._grads = grads
+        seed = seed_gradient(output, self._values[output], upstream)
+        grads = self._grads = {output: seed}
+        values, checked = self._values, self.check_finite
         for name, gate, sources in reversed(self._plan):
-            upstream_grad = grads.get(name)
-            if upstream_grad is None:
+            received = grads.get(name)
+            if received is None:
                 continue
-            sent = self._run_gate(name, gate, gate.backward, sources, [upstream_grad])
-            sent = self._checked_gradients(name, gate, sources, sent)
+            try:
+                sent = gate.backward(received)
+            except Exception as error:
+                shapes = _shapes(
+                    ("upstream", *sources), (received, *map(values.get, sources))
+                )
+                raise gate_error(name, gate, "backward", error, shapes) from error
+            check_gradients(name, gate, sources, sent, values)
             for source, grad in zip(sources, sent):
-                if grad is not None:
-                    previous = grads.get(source)
-                    grads[source] = grad if previous is None else previous + grad
-            yield BackwardStep(name, gate, sources, upstream_grad, sent)
+                if grad is None:
+                    continue
+                if checked:
+                    where = f"gate {name!r} ({gate.label})"
+                    check_finite(where, f"gradient for {source!r}", grad)
+                previous = grads.get(source)
+                grads[source] = grad if previous is None else previous + grad
+            yield BackwardStep(name, gate, sources, received, sent)
 
     # -- internals -----------------------------------------------------------
 
     def _compiled(self):
+        """The plan: (node, gate, input names) of every gate in topological order."""
         if self._plan is None:
-            attributes = self.dag.nodes
+            index = dict(self.dag.nodes(data="index"))
             self._order = list(
-                nx.lexicographical_topological_sort(
-                    self.dag, key=lambda n: attributes[n]["index"]
-                )
+                nx.lexicographical_topological_sort(self.dag, key=index.__getitem__)
             )
+            ports = {}
+            for source, target, port in self.dag.edges(keys=True):
+                ports.setdefault(target, []).append((port, source))
+            gates = self.dag.nodes(data="gate")
             plan = []
             for name in self._order:
-                gate = attributes[name].get("gate")
+                gate = gates[name]
                 if gate is not None:
-                    sources = tuple(self.inputs_of(name))
-                    _check_arity(name, gate, len(sources), connected=True)
+                    sources = tuple(s for _, s in sorted(ports.get(name, ())))
+                    check_arity(name, gate, len(sources), connected=True)
                     plan.append((name, gate, sources))
-            self._input_names = self.nodes("input")
-            self._leaves_with_grads = [
-                n for n, k in attributes(data="kind") if k in ("input", "parameter")
-            ]
+            self._inputs = self.nodes("input")
+            self._leaves = self._nodes_of(("input", "parameter"))
             self._plan = plan
         return self._plan
 
-    def _run_gate(self, name, gate, method, sources, args):
-        try:
-            return method(*args)
-        except Exception as error:
-            if isinstance(error, ValueError) and _about_shapes(str(error)):
-                shapes = ", ".join(
-                    f"{s} {shape_of(v)}"
-                    for s, v in zip(sources, (self._values[s] for s in sources))
-                )
-                raise ShapeMismatchError(
-                    f"gate {name!r} ({gate.label}) cannot combine its inputs "
-                    f"{shapes} in {method.__name__}: {error}"
-                ) from error
-            raise GateFailedError(
-                f"gate {name!r} ({type(gate).__name__}) raised "
-                f"{type(error).__name__} in {method.__name__}: {error}"
-            ) from error
-
-    def _checked_gradients(self, name, gate, sources, sent):
-        """Enforce the contract: one gradient per input, shaped like the input."""
-        if not isinstance(sent, (tuple, list)) or len(sent) != len(sources):
-            got = (
-                f"{len(sent)} gradients"
-                if isinstance(sent, (tuple, list))
-                else f"a {type(sent).__name__}"
-            )
-            raise GateContractError(
-                f"gate {name!r} ({type(gate).__name__}).backward must return a "
-                f"tuple of {len(sources)} gradients, one per input; it returned "
-                f"{got}. Wrap a single gradient as (grad,)"
-            )
-        for port, (source, grad) in enumerate(zip(sources, sent)):
-            value = self._values[source]
-            if grad is None or (type(grad) is float and type(value) is float):
-                continue
-            expected, got = shape_of(value), shape_of(grad)
-            if expected != got:
-                raise GateContractError(
-                    f"gate {name!r} ({type(gate).__name__}).backward returned a "
-                    f"gradient of shape {got} for input {port} ({source!r}), "
-                    f"whose value has shape {expected}; sum broadcast gradients "
-                    "back with gates.unbroadcast"
-                )
-            if self.check_finite:
-                _check_finite(source, gate, f"gradient from {name!r}", grad)
-        return sent
-
-    def _seed(self, output, upstream):
-        value = self._values[output]
-        if upstream is None:
-            if np.ndim(value) != 0:
-                raise ShapeMismatchError(
-                    f"output {output!r} has shape {shape_of(value)}, not a scalar: "
-                    "pass backward(upstream=...) of that shape, or end the graph "
-                    "with .sum() or a loss"
-                )
-            return 1.0 if isinstance(value, float) else np.ones_like(value)
-        upstream = _as_value("upstream", upstream)
-        if shape_of(upstream) != shape_of(value):
-            raise ShapeMismatchError(
-                f"upstream gradient has shape {shape_of(upstream)}, but output "
-                f"{output!r} has shape {shape_of(value)}"
-            )
-        return upstream
-
     def _feed(self, inputs):
-        expected = self._input_names
-        for name in inputs:
-            if name not in expected:
-                raise UnknownInputError(_unknown_input_message(self, name, expected))
-        missing = [name for name in expected if name not in inputs]
-        if missing:
-            raise MissingInputError(
-                f"forward() is missing input(s) {', '.join(map(repr, missing))}; "
-                f"the graph's inputs are {', '.join(expected)}"
-            )
+        check_fed(self, inputs, self._inputs)
         for name, value in inputs.items():
-            self._values[name] = _as_value(name, value)
+            self._values[name] = as_value(name, value)
+            if self.check_finite:
+                check_finite(f"input {name!r}", "value", self._values[name])
 
     def _require_forward(self):
         if not self._forwarded:
@@ -430,12 +370,10 @@ class ComputationalGraph:
             )
 
     def _output_name(self) -> str:
-        if self._output is not None:
-            return self._output
-        gates = [n for n, k in self.dag.nodes(data="kind") if k == "gate"]
-        if not gates:
+        name = self._output or self._last_gate
+        if name is None:
             raise GraphStructureError("the graph has no gates, so it has no output")
-        return gates[-1]
+        return name
 
     def _add_leaf(self, name, kind, value):
         self._new_node(name, kind=kind)
@@ -444,18 +382,9 @@ class ComputationalGraph:
         return Node(self, name)
 
     def _new_node(self, name, **attributes):
-        self._check_free(name)
+        check_name_free(self, name)
         self.dag.add_node(name, index=next(self._counter), **attributes)
         self._changed()
-
-    def _check_free(self, name):
-        if not isinstance(name, str) or not name:
-            raise GraphStructureError(f"node names are non-empty strings, got {name!r}")
-        if name in self.dag:
-            raise GraphStructureError(
-                f"the graph already has a node named {name!r} "
-                f"(a {self.kind(name)}); choose another name"
-            )
 
     def _fresh_name(self, prefix):
         """``prefix`` plus the first free number: add1, add2, multiply1 ..."""
@@ -463,18 +392,6 @@ class ComputationalGraph:
         for number in counter:
             if f"{prefix}{number}" not in self.dag:
                 return f"{prefix}{number}"
-
-    def _claim(self, gate, name):
-        owner = getattr(gate, "_compgraph_place", None)
-        if owner is not None:
-            graph, place = owner[0](), owner[1]
-            if graph is not None and place in graph.dag and graph.gate(place) is gate:
-                raise GateReuseError(
-                    f"this {type(gate).__name__} instance already stands at node "
-                    f"{place!r}; a gate keeps one cache, so create a new instance "
-                    f"for {name!r}"
-                )
-        gate._compgraph_place = (weakref.ref(self), name)
 
     def _name_of(self, node) -> str:
         if isinstance(node, Node):
@@ -488,10 +405,14 @@ class ComputationalGraph:
 
     def _require_node(self, name) -> str:
         if name not in self.dag:
-            close = difflib.get_close_matches(str(name), map(str, self.dag), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise GraphStructureError(f"the graph has no node named {name!r}{hint}")
+            raise GraphStructureError(unknown_node_message(name, self.dag))
         return name
+
+    def _nodes_of(self, kinds):
+        found = [
+            (d["index"], n) for n, d in self.dag.nodes(data=True) if d["kind"] in kinds
+        ]
+        return [n for _, n in sorted(found)]  # a rename moves a node to the end
 
     def _changed(self):
         self._plan = None
@@ -505,66 +426,5 @@ class ComputationalGraph:
         return self
 
 
-def _as_value(name, value):
-    """Python numbers become floats; arrays keep their dtype (labels stay ints)."""
-    if isinstance(value, np.ndarray):
-        return value
-    if isinstance(value, (bool, np.bool_)) or value is None:
-        raise InputError(f"{name!r} must be a number or a numpy array, got {value!r}")
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, np.generic):
-        return value
-    if isinstance(value, (list, tuple)):
-        return np.asarray(value)
-    raise InputError(
-        f"{name!r} must be a number or a numpy array, got {type(value).__name__}"
-    )
-
-
-def _about_shapes(message: str) -> bool:
-    return any(word in message for word in ("shape", "broadcast", "dimension"))
-
-
-def _default_prefix(gate) -> str:
-    prefix = type(gate).__name__.lower()
-    return (
-        prefix[: -len("gate")]
-        if prefix.endswith("gate") and prefix != "gate"
-        else prefix
-    )
-
-
-def _check_arity(name, gate, count, connected=False):
-    arity = gate_arity(gate)
-    if arity is not None and arity != count:
-        what = "is connected to" if connected else "was given"
-        raise GraphStructureError(
-            f"gate {name!r} ({type(gate).__name__}) takes {arity} input(s) but "
-            f"{what} {count}"
-        )
-
-
-def _check_finite(name, gate, what, value):
-    finite = (
-        math.isfinite(value) if isinstance(value, float) else np.all(np.isfinite(value))
-    )
-    if not finite:
-        raise NonFiniteValueError(
-            f"node {name!r} ({gate.label}) produced a non-finite {what}: "
-            f"{value!r}; check its inputs' values and the gate's domain"
-        )
-
-
-def _unknown_input_message(graph, name, expected) -> str:
-    if name in graph.dag:
-        return (
-            f"forward() was given {name!r}, which is a {graph.kind(name)}, not an "
-            f"input; the graph's inputs are {', '.join(expected) or 'none'}"
-        )
-    close = difflib.get_close_matches(name, expected, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    return (
-        f"forward() got an unknown input {name!r}; the graph's inputs are "
-        f"{', '.join(expected) or 'none'}.{hint}"
-    )
+def _shapes(names, values) -> str:
+    return ", ".join(f"{n} {shape_of(v)}" for n, v in zip(names, values))

@@ -52,6 +52,9 @@ class Node:
     """
 
     __slots__ = ("graph", "name")
+    # numpy must hand ``array + node`` to our reflected operators instead of
+    # looping over the array and building one gate per element.
+    __array_ufunc__ = None
 
     def __init__(self, graph, name: str):
         self.graph = graph
@@ -85,7 +88,9 @@ class Node:
         return self.apply(AddGate(), other)
 
     def __radd__(self, other):
-        return self.apply(AddConstantGate(other))
+        if _is_number(other):
+            return self.apply(AddConstantGate(other))
+        return self._lift(other).apply(AddGate(), self)
 
     def __sub__(self, other):
         if _is_number(other):
@@ -101,7 +106,9 @@ class Node:
         return self.apply(MultiplyGate(), other)
 
     def __rmul__(self, other):
-        return self.apply(ScaleGate(other))
+        if _is_number(other):
+            return self.apply(ScaleGate(other))
+        return self._lift(other).apply(MultiplyGate(), self)
 
     def __truediv__(self, other):
         return self.apply(DivideGate(), other)

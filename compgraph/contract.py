@@ -1,0 +1,273 @@
+"""The checks a graph makes while it is built and run, and their messages.
+
+Each function takes what the graph knows (node names, gates, values) and
+either returns quietly or raises an error from :mod:`compgraph.errors` that
+names the node and its gate, says what was expected and what came in, and
+suggests what to do. Keeping them here keeps ``graph.py`` about the graph.
+"""
+
+import difflib
+import math
+
+import networkx as nx
+import numpy as np
+
+from compgraph.errors import (
+    CompGraphError,
+    CycleError,
+    GateContractError,
+    GateFailedError,
+    GateReuseError,
+    GraphStructureError,
+    InputError,
+    MissingInputError,
+    NonFiniteValueError,
+    ShapeMismatchError,
+    UnknownInputError,
+)
+from gates.base import Gate, gate_arity, shape_of
+
+__all__ = [
+    "as_value",
+    "check_is_gate",
+    "check_name_free",
+    "claim",
+    "check_connection",
+    "check_fed",
+    "seed_gradient",
+    "check_arity",
+    "check_finite",
+    "check_gradients",
+    "gate_error",
+    "default_prefix",
+    "unknown_input_message",
+    "unknown_node_message",
+]
+
+
+def as_value(name, value):
+    """Python numbers become floats; arrays keep their dtype (labels stay ints).
+
+    >>> as_value("x", 3)
+    3.0
+    >>> as_value("labels", np.array([1, 0])).dtype.kind
+    'i'
+    """
+    if isinstance(value, np.ndarray):
+        return value
+    if isinstance(value, (bool, np.bool_)) or value is None:
+        raise InputError(f"{name!r} must be a number or a numpy array, got {value!r}")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, np.generic):
+        return value
+    if isinstance(value, (list, tuple)):
+        return np.asarray(value)
+    raise InputError(
+        f"{name!r} must be a number or a numpy array, got {type(value).__name__}"
+    )
+
+
+def check_arity(name, gate, count, connected=False):
+    """Refuse a gate given more or fewer inputs than its ``forward`` takes."""
+    arity = gate_arity(gate)
+    if arity is not None and arity != count:
+        what = "is connected to" if connected else "was given"
+        raise GraphStructureError(
+            f"gate {name!r} ({type(gate).__name__}) takes {arity} input(s) but "
+            f"{what} {count}"
+        )
+
+
+def check_gradients(name, gate, sources, sent, values):
+    """Enforce the contract: one gradient per input, shaped like the input."""
+    if not isinstance(sent, (tuple, list)) or len(sent) != len(sources):
+        got = (
+            f"{len(sent)} gradients"
+            if isinstance(sent, (tuple, list))
+            else f"a bare {type(sent).__name__}"
+        )
+        raise GateContractError(
+            f"gate {name!r} ({type(gate).__name__}).backward must return a "
+            f"tuple of {len(sources)} gradient(s), one per input; it returned "
+            f"{got}. Wrap a single gradient as (grad,)"
+        )
+    for port, grad in enumerate(sent):
+        if grad is None:
+            continue
+        value = values[sources[port]]
+        if type(grad) is float and type(value) is float:
+            continue  # the common scalar case, settled without numpy
+        expected, got = shape_of(value), shape_of(grad)
+        if expected != got:
+            raise GateContractError(
+                f"gate {name!r} ({type(gate).__name__}).backward returned a "
+                f"gradient of shape {got} for input {port} ({sources[port]!r}), "
+                f"whose value has shape {expected}; sum broadcast gradients "
+                "back with gates.unbroadcast"
+            )
+
+
+def check_finite(name, what, value):
+    """Raise :class:`NonFiniteValueError` if ``value`` holds a NaN or an inf."""
+    if isinstance(value, float):
+        finite = math.isfinite(value)
+    else:
+        finite = bool(np.all(np.isfinite(value)))
+    if not finite:
+        raise NonFiniteValueError(
+            f"{name} produced a non-finite {what}: {value!r}; check the values "
+            "that went in and the gate's domain (log and sqrt of negatives, "
+            "division by zero)"
+        )
+
+
+def gate_error(name, gate, method, error, shapes):
+    """The error to raise when ``gate.<method>`` raised ``error`` at node ``name``.
+
+    Our own errors pass through; numpy's complaints about shapes become a
+    :class:`ShapeMismatchError` naming the gate and the shapes that met;
+    anything else becomes a :class:`GateFailedError` naming the gate.
+    """
+    if isinstance(error, CompGraphError):
+        return error
+    where = f"gate {name!r} ({type(gate).__name__}, {gate.label}) in {method}"
+    if isinstance(error, ValueError) and _about_shapes(str(error)):
+        return ShapeMismatchError(
+            f"{where} cannot combine the shapes {shapes}: {error}"
+        )
+    return GateFailedError(f"{where} raised {type(error).__name__}: {error}")
+
+
+def _about_shapes(message: str) -> bool:
+    return any(word in message for word in ("shape", "broadcast", "dimension"))
+
+
+def default_prefix(gate) -> str:
+    """Name stem for an unnamed gate: its class name, lower case, minus "gate".
+
+    A stem that ends in a digit gets an underscore, so numbers stay apart:
+
+    >>> from gates import AddGate
+    >>> default_prefix(AddGate())
+    'add'
+    """
+    prefix = type(gate).__name__.lower()
+    if prefix.endswith("gate") and prefix != "gate":
+        prefix = prefix[: -len("gate")]
+    return prefix + "_" if prefix[-1:].isdigit() else prefix
+
+
+def unknown_input_message(graph, name, expected) -> str:
+    """Why ``forward`` cannot take ``name``, with a "did you mean" when close."""
+    listed = ", ".join(expected) or "none"
+    if name in graph:
+        return (
+            f"forward() was given {name!r}, which is a {graph.kind(name)}, not an "
+            f"input; the graph's inputs are {listed}"
+        )
+    close = difflib.get_close_matches(name, expected, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return (
+        f"forward() got an unknown input {name!r}; the graph's inputs are "
+        f"{listed}.{hint}"
+    )
+
+
+def unknown_node_message(name, names) -> str:
+    """No node ``name``; suggest the closest existing one."""
+    close = difflib.get_close_matches(str(name), map(str, names), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"the graph has no node named {name!r}{hint}"
+
+
+def check_is_gate(gate):
+    """Refuse anything but a :class:`~gates.Gate` instance as a gate."""
+    if not isinstance(gate, Gate):
+        raise GateContractError(
+            f"add_gate expects a Gate instance, got {type(gate).__name__}; "
+            "subclass gates.Gate and define forward and backward"
+        )
+
+
+def check_name_free(graph, name):
+    """Refuse a name that is not a non-empty string or that a node already has."""
+    if not isinstance(name, str) or not name:
+        raise GraphStructureError(f"node names are non-empty strings, got {name!r}")
+    if name in graph:
+        raise GraphStructureError(
+            f"the graph already has a node named {name!r} "
+            f"(a {graph.kind(name)}); choose another name"
+        )
+
+
+def claim(gate, graph_ref, name):
+    """Mark ``gate`` as standing at node ``name``; refuse one that stands elsewhere.
+
+    A gate keeps one cache, so it may stand in one place of one graph. It
+    remembers a weak reference to its graph and its node's name (which
+    ``rename`` keeps up to date); a gate whose graph is gone is free again.
+    """
+    place = getattr(gate, "_compgraph_place", None)
+    if place is not None:
+        graph, where = place[0](), place[1]
+        if graph is not None and where in graph and graph.gate(where) is gate:
+            raise GateReuseError(
+                f"this {type(gate).__name__} instance already stands at node "
+                f"{where!r}; a gate keeps one cache, so create a new instance "
+                f"for {name!r}"
+            )
+    gate._compgraph_place = (graph_ref, name)
+
+
+def check_connection(graph, source, target, port):
+    """Refuse an edge into a leaf, to a port the gate lacks, or closing a cycle."""
+    if graph.kind(target) != "gate":
+        raise GraphStructureError(
+            f"cannot connect into {target!r}: it is a {graph.kind(target)}, "
+            "and only gates have inputs"
+        )
+    arity = gate_arity(graph.gate(target))
+    if port < 0 or (arity is not None and port >= arity):
+        raise GraphStructureError(
+            f"gate {target!r} takes {arity} input(s), numbered from 0; "
+            f"there is no port {port}"
+        )
+    if nx.has_path(graph.dag, target, source):
+        loop = " -> ".join([*nx.shortest_path(graph.dag, target, source), target])
+        raise CycleError(
+            f"connecting {source!r} into {target!r} would close the cycle "
+            f"{loop}; a computational graph must stay acyclic"
+        )
+
+
+def check_fed(graph, inputs, expected):
+    """Refuse names that are not inputs, and inputs that were not fed."""
+    for name in inputs:
+        if name not in expected:
+            raise UnknownInputError(unknown_input_message(graph, name, expected))
+    missing = [name for name in expected if name not in inputs]
+    if missing:
+        raise MissingInputError(
+            f"forward() is missing input(s) {', '.join(map(repr, missing))}; "
+            f"the graph's inputs are {', '.join(expected)}"
+        )
+
+
+def seed_gradient(output, value, upstream):
+    """The gradient backward starts from: 1 for a scalar output, else ``upstream``."""
+    if upstream is None:
+        if np.ndim(value) != 0:
+            raise ShapeMismatchError(
+                f"output {output!r} has shape {shape_of(value)}, not a scalar: "
+                "pass backward(upstream=...) of that shape, or end the graph "
+                "with .sum() or a loss"
+            )
+        return 1.0 if isinstance(value, float) else np.ones_like(value)
+    upstream = as_value("upstream", upstream)
+    if shape_of(upstream) != shape_of(value):
+        raise ShapeMismatchError(
+            f"upstream gradient has shape {shape_of(upstream)}, but output "
+            f"{output!r} has shape {shape_of(value)}"
+        )
+    return upstream
