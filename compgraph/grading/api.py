@@ -208,8 +208,8 @@ class Assignment:
         Module prefixes the sandbox refuses to import, and exceptions to that.
     preload : tuple of str
         Modules imported before blocking starts (for use by the runner).
-    skeleton : callable or None
-        Returns the student skeleton's source text.
+    skeleton : str or None
+        The student skeleton's source text.
     limits : Limits
         Default resource limits for this assignment.
     """

@@ -97,7 +97,7 @@ def export_skeleton(name, directory) -> list[Path]:
         )
     if loaded.skeleton is None:
         raise GradingError(f"assignment {loaded.name!r} has no skeleton to export")
-    skeleton.write_text(loaded.skeleton(), "utf-8")
+    skeleton.write_text(loaded.skeleton, "utf-8")
     spec = name if str(name) in BUILT_IN else Path(str(name)).name
     tests = directory / f"test_public_{loaded.name}.py"
     tests.write_text(

@@ -9,6 +9,7 @@ and the remaining tasks are graded as usual.
 
 import concurrent.futures
 import multiprocessing
+import os
 import secrets
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from compgraph.grading.sandbox import (
     Sandbox,
     SandboxError,
     become_subreaper,
+    descendants,
     kill_descendants,
 )
 
@@ -207,6 +209,8 @@ def grade(
     if getattr(assignment, "source", None):
         protect.append(assignment.source)
     become_subreaper()
+    # Processes the caller already had (pool workers, trackers) are not ours.
+    spared = frozenset(descendants(os.getpid()))
     session = Session(files, assignment, limits, protect, sandbox_user)
     results, printed, stuck = [], [], {}
     try:
@@ -224,7 +228,7 @@ def grade(
                 printed.append(f"[{task.name}] {text}")
     finally:
         session.close()
-        kill_descendants()
+        kill_descendants(spared)
     notes = [f"{m}: {p}" for m, p in session.problems.items()]
     notes += [f"{t} scored 0: it {why}" for t, why in findings.items()]
     notes += [

@@ -35,7 +35,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Limits", "Sandbox", "SandboxError", "become_subreaper", "kill_descendants"]
+__all__ = [
+    "Limits",
+    "Sandbox",
+    "SandboxError",
+    "become_subreaper",
+    "descendants",
+    "kill_descendants",
+]
 
 RUNNER = Path(__file__).with_name("runner.py")
 PR_SET_CHILD_SUBREAPER = 36
@@ -100,7 +107,8 @@ def _parents() -> dict[int, int]:
     return parents
 
 
-def _descendants(root: int, spared=frozenset()) -> set[int]:
+def descendants(root: int, spared=frozenset()) -> set[int]:
+    """Every process below ``root`` in the process tree, except ``spared`` ones."""
     parents = _parents()
     children = {}
     for pid, parent in parents.items():
@@ -124,7 +132,7 @@ def kill_descendants(spared=frozenset(), rounds: int = 20) -> int:
         return 0
     me, killed = os.getpid(), set()
     for _ in range(rounds):
-        found = _descendants(me, spared) - killed
+        found = descendants(me, spared) - killed
         if not found:
             break
         for pid in found:
@@ -191,7 +199,7 @@ class Sandbox:
             "cpu_seconds": limits.cpu_seconds,
             "output_bytes": limits.output_kb * 1024,
         }
-        self._spared = frozenset(_descendants(os.getpid()))
+        self._spared = frozenset(descendants(os.getpid()))
         self.process = None
         self._counter = 0
         self._buffer = b""

@@ -123,5 +123,5 @@ def build() -> Assignment:
         blocked=("gates", "compgraph"),
         allowed=("gates.base",),
     )
-    assignment.skeleton = lambda: gate_skeleton(assignment, GATES)
+    assignment.skeleton = gate_skeleton(assignment, GATES)
     return assignment

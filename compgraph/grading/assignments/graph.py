@@ -167,6 +167,14 @@ def _vectors(rng):
     return [spec, matrix]
 
 
+def _random(rng):
+    return [random_graph(rng, gates_count=15) for _ in range(3)]
+
+
+def _shuffled(rng):
+    return [random_graph(rng, shuffle=True) for _ in range(2)]
+
+
 def build() -> Assignment:
     """The ``graph`` assignment.
 
@@ -181,20 +189,8 @@ def build() -> Assignment:
         GraphTask("graph.shared", _shared(), "backward", 2, HIDDEN),
         GraphTask("graph.deep", [chain(5000)], "backward", 2, HIDDEN),
         GraphTask("graph.vectors", _vectors, "backward", 2, HIDDEN),
-        GraphTask(
-            "graph.random",
-            lambda rng: [random_graph(rng, gates_count=15) for _ in range(3)],
-            "backward",
-            2,
-            HIDDEN,
-        ),
-        GraphTask(
-            "graph.order",
-            lambda rng: [random_graph(rng, shuffle=True) for _ in range(2)],
-            "backward",
-            2,
-            HIDDEN,
-        ),
+        GraphTask("graph.random", _random, "backward", 2, HIDDEN),
+        GraphTask("graph.order", _shuffled, "backward", 2, HIDDEN),
     ]
     assignment = Assignment(
         name="graph",
@@ -205,7 +201,7 @@ def build() -> Assignment:
         allowed=(),
         preload=("networkx", "gates"),
     )
-    assignment.skeleton = lambda: SKELETON
+    assignment.skeleton = SKELETON
     for task in tasks:
         task.reference = ComputationalGraph
     return assignment

@@ -1,0 +1,182 @@
+"""Planted bugs: the model solutions score full marks; each bug loses exactly
+the points of the tasks it should.
+
+A bug is a text substitution in a model solution (tests/grading_fixtures/
+solutions); the expected losses are the tasks whose check can see it.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from compgraph.grading import Limits, grade, grade_class, load_assignment
+
+SOLUTIONS = Path(__file__).parent / "grading_fixtures" / "solutions"
+LIMITS = Limits(wall_seconds=10.0, cpu_seconds=60, memory_mb=1024)
+
+
+def planted(tmp_path, solution, old, new, name):
+    source = (SOLUTIONS / solution).read_text()
+    assert source.count(old) == 1, f"bug {name!r} does not match the solution once"
+    path = tmp_path / name / solution
+    path.parent.mkdir()
+    path.write_text(source.replace(old, new))
+    return path.parent
+
+
+def lost_tasks(result):
+    return sorted(t.name for t in result.tasks if t.score < t.max_score)
+
+
+@pytest.mark.parametrize("name", ["gates", "graph"])
+def test_model_solution_scores_full_marks(name):
+    solution = SOLUTIONS / load_assignment(name).filename
+    result = grade(solution, name, LIMITS, seed=3)
+    assert lost_tasks(result) == []
+    assert result.score == result.max_score
+    assert result.notes == []
+
+
+GATE_BUGS = {
+    "multiply_wrong_sign": (
+        "unbroadcast(upstream * self.y, self.x), unbroadcast",
+        "unbroadcast(-upstream * self.y, self.x), unbroadcast",
+        ["MultiplyGate.backward", "MultiplyGate.gradcheck", "MultiplyGate.hidden"],
+    ),
+    "max_gradient_to_both_tied_inputs": (
+        "dy = unbroadcast(upstream * (1.0 - to_x), self.y)",
+        "dy = unbroadcast(upstream * (self.y >= self.x), self.y)",
+        ["MaxGate.gradcheck", "MaxGate.hidden"],
+    ),
+    "add_without_unbroadcast": (
+        "return unbroadcast(upstream, self.x), unbroadcast(upstream, self.y)",
+        "return upstream, upstream",
+        ["AddGate.gradcheck", "AddGate.hidden"],
+    ),
+    "divide_wrong_sign": (
+        "dy = -upstream * self.x",
+        "dy = upstream * self.x",
+        ["DivideGate.backward", "DivideGate.gradcheck", "DivideGate.hidden"],
+    ),
+    "exp_forward_mutates_its_input": (
+        "self.out = np.exp(x)",
+        "self.out = np.exp(x, out=x) if isinstance(x, np.ndarray) else np.exp(x)",
+        ["ExpGate.contract"],
+    ),
+    "exp_backward_recomputes_forward": (
+        "return (upstream * self.out,)",
+        "return (upstream * self.forward(np.log(self.out)),)",
+        ["ExpGate.contract"],
+    ),
+    "reciprocal_backward_not_a_tuple": (
+        "return (-upstream / (self.x * self.x),)",
+        "return -upstream / (self.x * self.x)",
+        [
+            "ReciprocalGate.backward",
+            "ReciprocalGate.contract",
+            "ReciprocalGate.gradcheck",
+            "ReciprocalGate.hidden",
+        ],
+    ),
+    "sigmoid_keeps_its_first_cache": (
+        "        e = np.exp(-np.abs(x))\n        self.s =",
+        "        e = np.exp(-np.abs(x))\n        if hasattr(self, 's'):\n"
+        "            return self.s\n        self.s =",
+        ["SigmoidGate.contract"],
+    ),
+    "tanh_wrong_forward_consistent_backward": (
+        "self.t = np.tanh(x)\n        return self.t\n\n"
+        "    def backward(self, upstream):\n"
+        "        return (upstream * (1.0 - self.t**2),)",
+        "self.t = np.tanh(2 * x)\n        return self.t\n\n"
+        "    def backward(self, upstream):\n"
+        "        return (2 * upstream * (1.0 - self.t**2),)",
+        ["TanhGate.backward", "TanhGate.forward", "TanhGate.hidden"],
+    ),
+    "relu_zero_gradient_at_the_kink": (
+        "np.where(np.asarray(self.x) == 0, 0.5, 0.0)",
+        "np.where(np.asarray(self.x) == 0, 0.0, 0.0)",
+        ["ReLUGate.gradcheck", "ReLUGate.hidden"],
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def gate_bug_results(tmp_path_factory):
+    """Every planted gate bug graded as one class, two submissions at a time."""
+    root = tmp_path_factory.mktemp("gate_bugs")
+    for bug, (old, new, _) in GATE_BUGS.items():
+        planted(root, "my_gates.py", old, new, bug)
+    results = grade_class(root, "gates", root / "out", jobs=2, limits=LIMITS, seed=3)
+    return {result.student: result for result in results}
+
+
+@pytest.mark.parametrize("bug", sorted(GATE_BUGS))
+def test_planted_gate_bug_loses_exactly_its_tasks(gate_bug_results, bug):
+    result = gate_bug_results[bug]
+    expected = GATE_BUGS[bug][2]
+    assert lost_tasks(result) == sorted(expected)
+    assert result.score == result.max_score - len(expected)
+
+
+GRAPH_FAN_OUT = ["graph.fan_out", "graph.order", "graph.random", "graph.shared"]
+GRAPH_BUGS = {
+    "overwrite_instead_of_add_at_fan_out": (
+        "self.grads[source] = self.grads.get(source, 0.0) + grad",
+        "self.grads[source] = grad",
+        [*GRAPH_FAN_OUT, "graph.vectors"],
+    ),
+    "backward_in_forward_order": (
+        "for name in reversed(self.order()):",
+        "for name in self.order():",
+        [
+            "graph.deep",
+            "graph.lecture_backward",
+            *GRAPH_FAN_OUT,
+            "graph.vectors",
+        ],
+    ),
+    "insertion_order_instead_of_topological": (
+        "return list(nx.topological_sort(self.dag))",
+        "return list(self.dag.nodes)",
+        ["graph.order"],
+    ),
+}
+
+
+@pytest.mark.parametrize("bug", sorted(GRAPH_BUGS))
+def test_planted_graph_bug_loses_exactly_its_tasks(tmp_path, bug):
+    old, new, expected = GRAPH_BUGS[bug]
+    submission = planted(tmp_path, "my_graph.py", old, new, bug)
+    result = grade(submission, "graph", LIMITS, seed=3)
+    assert lost_tasks(result) == sorted(expected)
+    assert result.score == result.max_score - 2 * len(expected)
+
+
+def test_recursive_backward_fails_deep_graphs_and_shared_subgraphs(tmp_path):
+    recursive = """        self.grads = {}
+        self._push(self.output, upstream)
+        return {
+            name: self.grads.get(name, 0.0 * self.values[name])
+            for name, kind in self.dag.nodes(data="kind")
+            if kind == "input"
+        }
+
+    def _push(self, name, grad):
+        # Sends the running total down on every visit: counts paths twice.
+        self.grads[name] = self.grads.get(name, 0.0) + grad
+        gate = self.dag.nodes[name].get("gate")
+        if gate is not None:
+            for source, g in zip(self.inputs_of(name), gate.backward(self.grads[name])):
+                self._push(source, g)
+"""
+    source = (SOLUTIONS / "my_graph.py").read_text()
+    start = source.index("        self.grads = {self.output: upstream}")
+    path = tmp_path / "my_graph.py"
+    path.write_text(source[:start] + recursive)
+    result = grade(path, "graph", LIMITS, seed=3)
+    tasks = {t.name: t for t in result.tasks}
+    assert "RecursionError" in tasks["graph.deep"].output
+    assert "gradient of 'a': expected 8, received" in tasks["graph.shared"].output
+    assert tasks["graph.lecture_backward"].passed
+    assert tasks["graph.fan_out"].passed
