@@ -25,7 +25,7 @@ Float32 inputs stay float32; integer inputs are computed in float64.
 import numbers
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from gates.base import Gate
 
@@ -91,21 +91,21 @@ class Conv2dGate(Gate):
         oh, ow = _out_size("Conv2dGate", (h, wd), (kh, kw), self.stride, self.padding)
         dtype = _float_type(x, w, b)
 
-        # Channels first and the batch last, (C, H, W, N), so that a window
-        # offset selects long contiguous runs, in im2col and in col2im alike.
-        xp = np.zeros((c, h + 2 * ph, wd + 2 * pw, n), dtype)
-        xp[:, ph : ph + h, pw : pw + wd] = x.transpose(1, 2, 3, 0)
-        windows = sliding_window_view(xp, (kh, kw), axis=(1, 2))
-        windows = windows[:, ::sh, ::sw]  # OH, OW of them: (H' - KH) // s + 1
-        # (C, OH, OW, N, KH, KW) -> rows (c, i, j), columns (oh, ow, n)
+        # Channels before the batch, (C, N, H', W'): the columns of cols are
+        # then ordered (n, oh, ow), and both transposes to and from NCHW move
+        # whole images at a time.
+        xp = np.zeros((c, n, h + 2 * ph, wd + 2 * pw), dtype)
+        xp[:, :, ph : ph + h, pw : pw + wd] = x.transpose(1, 0, 2, 3)
+        windows = sliding_window_view(xp, (kh, kw), axis=(2, 3))
+        windows = windows[:, :, ::sh, ::sw]  # OH, OW of them: (H' - KH) // s + 1
+        # im2col: (C, N, OH, OW, KH, KW) -> rows (c, i, j), columns (n, oh, ow)
         cols = windows.transpose(0, 4, 5, 1, 2, 3).reshape(c * kh * kw, -1)
 
-        # (F, C*KH*KW) @ (C*KH*KW, OH*OW*N) -> (F, OH, OW, N) -> (N, F, OH, OW)
-        product = (w.reshape(f, -1).astype(dtype, copy=False) @ cols).reshape(
-            f, oh, ow, n
-        )
+        # (F, C*KH*KW) @ (C*KH*KW, N*OH*OW) -> (F, N, OH, OW) -> (N, F, OH, OW)
+        filters = w.reshape(f, -1).astype(dtype, copy=False)
+        product = (filters @ cols).reshape(f, n, oh, ow)
         out = np.empty((n, f, oh, ow), dtype)
-        np.add(product.transpose(3, 0, 1, 2), b.reshape(f, 1, 1), out=out)
+        np.add(product.transpose(1, 0, 2, 3), b.reshape(f, 1, 1), out=out)
 
         self.x, self.w, self.b, self.cols = x, w, b, cols
         self.out_size = (oh, ow)
@@ -113,29 +113,27 @@ class Conv2dGate(Gate):
 
     def backward(self, upstream):
         x, w, cols = self.x, self.w, self.cols
-        (sh, sw), (ph, pw) = self.stride, self.padding
+        (ph, pw) = self.padding
         n, c, h, wd = x.shape
         f, _, kh, kw = w.shape
         oh, ow = self.out_size
         dtype = cols.dtype
         upstream = np.asarray(upstream, dtype)
+        filters = w.reshape(f, -1).T.astype(dtype, copy=False)
 
-        # (N, F, OH, OW) -> (F, OH*OW*N), the column order of cols
-        g = np.ascontiguousarray(upstream.transpose(1, 2, 3, 0)).reshape(f, -1)
+        # (N, F, OH, OW) -> (F, N*OH*OW), the column order of cols
+        g = upstream.transpose(1, 0, 2, 3)
         db = upstream.sum(axis=(0, 2, 3))
-        dw = (g @ cols.T).reshape(w.shape)
-        dcols = (w.reshape(f, -1).T.astype(dtype, copy=False) @ g).reshape(
-            c, kh, kw, oh, ow, n
-        )
-
-        # col2im: one strided addition per kernel offset; overlaps add up.
-        dxp = np.zeros((c, h + 2 * ph, wd + 2 * pw, n), dtype)
-        for i in range(kh):
-            for j in range(kw):
-                rows = slice(i, i + sh * (oh - 1) + 1, sh)
-                columns = slice(j, j + sw * (ow - 1) + 1, sw)
-                dxp[:, rows, columns] += dcols[:, i, j]
-        dx = dxp[:, ph : ph + h, pw : pw + wd].transpose(3, 0, 1, 2)
+        dw = (np.ascontiguousarray(g).reshape(f, -1) @ cols.T).reshape(w.shape)
+        padded = (h + 2 * ph, wd + 2 * pw)
+        if self.stride == (1, 1):
+            dxp = _col2im_unit_stride(filters, g, (c, kh, kw), padded)
+        else:
+            dcols = (filters @ np.ascontiguousarray(g).reshape(f, -1)).reshape(
+                c, kh, kw, n, oh, ow
+            )
+            dxp = _col2im(dcols, padded, self.stride)
+        dx = dxp[:, :, ph : ph + h, pw : pw + wd].transpose(1, 0, 2, 3)
 
         return (
             _like(np.ascontiguousarray(dx), x),
@@ -205,19 +203,18 @@ class MaxPool2dGate(Gate):
         return out
 
     def backward(self, upstream):
-        windows, out = self.windows, self.out
+        windows, out, dtype = self.windows, self.out, _grad_type(self.x)
+        offsets = _offsets(self.kernel_size, first=True)
+        winners = [windows[..., i, j] == out for i, j in offsets]
         # k = how many cells of each window hold its maximum (at least 1,
         # so a window whose maximum is NaN passes no gradient, silently).
-        ties = np.zeros(out.shape, np.int64)
-        for i, j in _offsets(self.kernel_size, first=True):
-            ties += windows[..., i, j] == out
-        share = np.asarray(upstream, _grad_type(self.x)) / np.maximum(ties, 1)
-
-        dx = np.zeros(self.x.shape, _grad_type(self.x))
-        for i, j in _offsets(self.kernel_size, first=True):
-            cells = _cells(dx, i, j, self.stride, out.shape)
-            cells += (windows[..., i, j] == out) * share
-        return (dx,)
+        ties = np.ones(out.shape, dtype)
+        for winner in winners[1:]:
+            ties += winner
+        ties -= ~winners[0]
+        share = np.asarray(upstream, dtype) / ties
+        parts = (winner * share for winner in winners)
+        return (_scatter(parts, self.x.shape, self.kernel_size, self.stride, dtype),)
 
     def __repr__(self):
         return f"MaxPool2dGate(kernel_size={self.kernel_size}, stride={self.stride})"
@@ -268,12 +265,10 @@ class AvgPool2dGate(Gate):
 
     def backward(self, upstream):
         kh, kw = self.kernel_size
-        share = np.asarray(upstream, _grad_type(self.x)) / (kh * kw)
-        dx = np.zeros(self.x.shape, _grad_type(self.x))
-        for i, j in _offsets(self.kernel_size, first=True):
-            cells = _cells(dx, i, j, self.stride, self.out_shape)
-            cells += share
-        return (dx,)
+        dtype = _grad_type(self.x)
+        share = np.asarray(upstream, dtype) / (kh * kw)
+        parts = (share for _ in range(kh * kw))
+        return (_scatter(parts, self.x.shape, self.kernel_size, self.stride, dtype),)
 
     def __repr__(self):
         return f"AvgPool2dGate(kernel_size={self.kernel_size}, stride={self.stride})"
@@ -343,18 +338,79 @@ def _windows(gate: str, x, kernel, stride):
     return windows
 
 
+def _col2im(dcols, padded, stride):
+    """Add window gradients ``(C, KH, KW, N, OH, OW)`` onto ``(C, N, H', W')``.
+
+    One strided addition per kernel offset ``(i, j)``: the cells that offset
+    reads, one per window; where windows overlap, the contributions add up.
+    """
+    c, kh, kw, n, oh, ow = dcols.shape
+    dxp = np.zeros((c, n) + padded, dcols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            rows = slice(i, i + stride[0] * (oh - 1) + 1, stride[0])
+            columns = slice(j, j + stride[1] * (ow - 1) + 1, stride[1])
+            dxp[:, :, rows, columns] += dcols[:, i, j]
+    return dxp
+
+
+def _col2im_unit_stride(filters, g, kernel, padded):
+    """``_col2im`` of ``filters @ g`` for stride 1, with long contiguous additions.
+
+    With stride 1 the cells that offset ``(i, j)`` reads from one flattened
+    padded image are ``i * W' + j + oh * W' + ow``. Give the upstream rows
+    the padded width ``W'`` (zeros after column OW) and that becomes one
+    contiguous run of ``OH * W'`` cells per image, instead of OH runs of OW
+    cells, which numpy adds 2 to 3 times faster. A run's zero tail may
+    reach past its image into the next one (or into a spare row after the
+    last image), where it adds nothing.
+    """
+    c, kh, kw = kernel
+    f, n, oh, ow = g.shape
+    hp, wp = padded
+    wide = np.zeros((f, n, oh, wp), g.dtype)
+    wide[..., :ow] = g
+    # (C*KH*KW, F) @ (F, N*OH*W') -> (C, KH, KW, N, OH*W')
+    dcols = (filters @ wide.reshape(f, -1)).reshape(c, kh, kw, n, oh * wp)
+
+    flat = np.zeros(c * n * hp * wp + wp, g.dtype)
+    step = flat.itemsize
+    strides = (n * hp * wp * step, hp * wp * step, step)
+    for i in range(kh):
+        for j in range(kw):
+            run = as_strided(flat[i * wp + j :], (c, n, oh * wp), strides)
+            run += dcols[:, i, j]
+    return flat[: c * n * hp * wp].reshape(c, n, hp, wp)
+
+
 def _offsets(kernel, first: bool = False):
     """The kernel offsets ``(i, j)`` in row-major order, without (0, 0) by default."""
     offsets = [(i, j) for i in range(kernel[0]) for j in range(kernel[1])]
     return offsets if first else offsets[1:]
 
 
-def _cells(dx, i: int, j: int, stride, out_shape):
-    """View of the cells of ``dx`` at kernel offset ``(i, j)``, one per window."""
-    oh, ow = out_shape[2:]
-    rows = slice(i, i + stride[0] * (oh - 1) + 1, stride[0])
-    columns = slice(j, j + stride[1] * (ow - 1) + 1, stride[1])
-    return dx[:, :, rows, columns]
+def _scatter(parts, shape, kernel, stride, dtype):
+    """Add per-offset window gradients onto the cells of a pooled input.
+
+    ``parts`` holds one ``(N, C, OH, OW)`` array per kernel offset ``(i, j)``,
+    in row-major order; each lands on the cells that offset reads, one per
+    window, and where windows overlap the contributions add up.
+    """
+    (kh, kw), (sh, sw) = kernel, stride
+    n, c, h, w = shape
+    dx = None
+    for (i, j), part in zip(_offsets(kernel, first=True), parts):
+        if dx is None:
+            oh, ow = part.shape[2:]
+            # Windows that tile x exactly write each cell once: no zeros needed.
+            tiles = (sh, sw) == (kh, kw) and (oh * kh, ow * kw) == (h, w)
+            dx = np.empty(shape, dtype) if tiles else np.zeros(shape, dtype)
+        cells = dx[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw]
+        if tiles:
+            cells[...] = part
+        else:
+            cells += part
+    return dx
 
 
 def _float_type(*arrays):

@@ -73,8 +73,11 @@ def avg_pool_reference(x, kernel, stride):
 # -- random small problems ----------------------------------------------------
 
 
+ANY_STRIDE = st.integers(1, 3)
+
+
 @st.composite
-def conv_problems(draw):
+def conv_problems(draw, strides=ANY_STRIDE):
     """Shapes, strides and paddings, including ones that do not divide evenly."""
     kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
     ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
@@ -86,7 +89,7 @@ def conv_problems(draw):
         x=rng.normal(size=(n, c, h, w)),
         w=rng.normal(size=(f, c, kh, kw)),
         b=rng.normal(size=f),
-        stride=(draw(st.integers(1, 3)), draw(st.integers(1, 3))),
+        stride=(draw(strides), draw(strides)),
         padding=(ph, pw),
         seed=int(rng.integers(1000)),
     )
@@ -140,6 +143,17 @@ def test_conv_gradients_match_finite_differences(p):
     gate = Conv2dGate(stride=p["stride"], padding=p["padding"])
     report = check_gate(gate, p["x"], p["w"], p["b"], seed=p["seed"])
     assert_all_pass(report)
+
+
+@settings(max_examples=20, deadline=None)
+@given(conv_problems(strides=st.just(1)))
+def test_conv_unit_stride_fast_path_matches_reference_and_finite_differences(p):
+    # Stride 1 takes its own col2im (contiguous runs over padded rows).
+    gate = Conv2dGate(stride=1, padding=p["padding"])
+    got = gate.forward(p["x"], p["w"], p["b"])
+    want = conv_reference(p["x"], p["w"], p["b"], (1, 1), p["padding"])
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert_all_pass(check_gate(gate, p["x"], p["w"], p["b"], seed=p["seed"]))
 
 
 @pytest.mark.parametrize(
