@@ -55,7 +55,9 @@ class Snapshot:
     :meth:`of_graph` reads a graph after its last forward and backward.
     """
 
-    def __init__(self, values=None, grads=None, shares=None):
+    def __init__(
+        self, values: dict | None = None, grads: dict | None = None, shares=None
+    ):
         self.values = dict(values or {})
         self.grads = dict(grads or {})
         self.shares = dict(shares or {})
@@ -105,6 +107,12 @@ class Snapshot:
                 if _differentiable(snapshot.values.get(source)) and share is not None:
                     snapshot._add(source, name, port, share)
         return snapshot
+
+    def __repr__(self):
+        return (
+            f"<Snapshot: {len(self.values)} values, {len(self.grads)} gradients, "
+            f"{len(self.shares)} shares>"
+        )
 
     def _add(self, source, gate, port, share):
         self.shares[(source, gate, port)] = share
