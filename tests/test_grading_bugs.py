@@ -28,7 +28,7 @@ def lost_tasks(result):
     return sorted(t.name for t in result.tasks if t.score < t.max_score)
 
 
-@pytest.mark.parametrize("name", ["gates", "graph"])
+@pytest.mark.parametrize("name", ["gates", "graph", "layers"])
 def test_model_solution_scores_full_marks(name):
     solution = SOLUTIONS / load_assignment(name).filename
     result = grade(solution, name, LIMITS, seed=3)
@@ -115,6 +115,49 @@ def gate_bug_results(tmp_path_factory):
 def test_planted_gate_bug_loses_exactly_its_tasks(gate_bug_results, bug):
     result = gate_bug_results[bug]
     expected = GATE_BUGS[bug][2]
+    assert lost_tasks(result) == sorted(expected)
+    assert result.score == result.max_score - len(expected)
+
+
+LAYER_BUGS = {
+    "affine_matmul_gradient_not_transposed": (
+        "dflat = upstream @ self.W.T",
+        "dflat = upstream @ self.W",
+        ["AffineGate.backward", "AffineGate.contract", "AffineGate.gradcheck"]
+        + ["AffineGate.hidden"],
+    ),
+    "softmax_backward_only_the_diagonal": (
+        "return (self.p * (upstream - inner),)",
+        "return (self.p * (1 - self.p) * upstream,)",
+        ["SoftmaxGate.backward", "SoftmaxGate.gradcheck", "SoftmaxGate.hidden"],
+    ),
+    "batch_norm_without_the_mean_and_variance_paths": (
+        "dx = self.inv / n * (n * dxhat - dxhat.sum(0) - self.xhat * "
+        "(dxhat * self.xhat).sum(0))",
+        "dx = self.inv * dxhat",
+        ["BatchNormGate.backward", "BatchNormGate.gradcheck", "BatchNormGate.hidden"],
+    ),
+    "max_pool_full_gradient_to_every_tied_maximum": (
+        "share = winners / winners.sum(axis=(2, 3), keepdims=True)",
+        "share = winners * 1.0",
+        ["MaxPool2dGate.gradcheck", "MaxPool2dGate.hidden"],
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def layer_bug_results(tmp_path_factory):
+    root = tmp_path_factory.mktemp("layer_bugs")
+    for bug, (old, new, _) in LAYER_BUGS.items():
+        planted(root, "my_layers.py", old, new, bug)
+    results = grade_class(root, "layers", root / "out", jobs=2, limits=LIMITS, seed=3)
+    return {result.student: result for result in results}
+
+
+@pytest.mark.parametrize("bug", sorted(LAYER_BUGS))
+def test_planted_layer_bug_loses_exactly_its_tasks(layer_bug_results, bug):
+    result = layer_bug_results[bug]
+    expected = LAYER_BUGS[bug][2]
     assert lost_tasks(result) == sorted(expected)
     assert result.score == result.max_score - len(expected)
 

@@ -1,6 +1,7 @@
 """Student skeletons: signatures and docstrings of the graded classes, no bodies."""
 
 import inspect
+import textwrap
 
 __all__ = ["gate_skeleton"]
 
@@ -21,7 +22,7 @@ from gates.base import Gate, unbroadcast  # the contract and a helper you may us
 
 
 def gate_skeleton(assignment, gates) -> str:
-    """Source of a file with one empty class per ``(name, reference)`` gate.
+    """Source of a file with one empty class per ``(name, reference[, note])``.
 
     Each class keeps the reference's constructor and forward signatures and
     the first paragraph of its docstring (function and local gradients).
@@ -35,9 +36,11 @@ def gate_skeleton(assignment, gates) -> str:
     text = HEADER.format(
         title=assignment.title, filename=assignment.filename, name=assignment.name
     )
-    for name, reference in gates:
+    for name, reference, *note in gates:
         doc = (inspect.getdoc(reference) or name).split("\n\n")[0]
-        doc = "\n    ".join(doc.splitlines())
+        if note:
+            doc += "\n\n" + textwrap.fill(note[0], 76)
+        doc = "\n    ".join(doc.splitlines()).replace("\n    \n", "\n\n")
         text += f'\n\nclass {name}(Gate):\n    """{doc}"""\n'
         if "__init__" in vars(reference):
             signature = inspect.signature(reference.__init__)
