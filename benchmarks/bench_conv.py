@@ -16,9 +16,17 @@ gradient, every input needing a gradient:
 
 Repetitions are interleaved (one of each contender in turn) so that a burst
 of load on a shared machine hits them alike; the table gives the median and
-the best time in milliseconds and the ratios of the medians.
+the best time in milliseconds, and the ratios of medians (of best times).
 
-Run:  python benchmarks/bench_conv.py [--reps 200] [--threads 1] [--out FILE]
+Large temporaries cost more than their arithmetic here: glibc hands every
+array above its mmap threshold (128 KiB at start, raised as large blocks are
+freed) fresh pages from the kernel, and each first touch of a page faults.
+``--mmap-threshold 1073741824`` raises the threshold (and the trim threshold)
+with ``mallopt`` before timing, so freed blocks are reused instead; compare
+the two runs to see what allocation costs.
+
+Run:  python benchmarks/bench_conv.py [--reps 200] [--threads 1]
+      [--mmap-threshold BYTES] [--out FILE]
 """
 
 import argparse
@@ -36,6 +44,7 @@ def _set_threads(argv):
 
 THREADS = _set_threads(sys.argv)
 
+import ctypes  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
@@ -130,11 +139,10 @@ def table(reps):
             upstream = rng.normal(size=out_shape).astype(dtype)
             result = measure(contenders(kind, x, w, b, upstream), reps)
             rows.append((np.dtype(dtype).name, layer, result))
-            for name, (median, _) in result.items():
-                total[name] = total.get(name, 0.0) + median
-        rows.append(
-            (np.dtype(dtype).name, "total", {n: (t, t) for n, t in total.items()})
-        )
+            for name, (median, best) in result.items():
+                old = total.get(name, (0.0, 0.0))
+                total[name] = (old[0] + median, old[1] + best)
+        rows.append((np.dtype(dtype).name, "total", total))
     return rows
 
 
@@ -146,12 +154,13 @@ def render(rows, reps):
     for dtype, layer, result in rows:
         cells = [dtype, layer]
         for n in names:
-            median, best = result[n]
-            cells.append(
-                f"{median:.2f}" if layer == "total" else f"{median:.2f} ({best:.2f})"
-            )
-        ours = result["compgraph"][0]
-        cells += [f"{ours / result[n][0]:.2f}" for n in names if n != "compgraph"]
+            cells.append("{:.2f} ({:.2f})".format(*result[n]))
+        ours = result["compgraph"]
+        cells += [
+            f"{ours[0] / result[n][0]:.2f} ({ours[1] / result[n][1]:.2f})"
+            for n in names
+            if n != "compgraph"
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     versions = f"numpy {np.__version__}" + (
         f", torch {torch.__version__}" if torch else ""
@@ -165,15 +174,31 @@ def render(rows, reps):
     return "\n".join(lines)
 
 
+def raise_mmap_threshold(size: int) -> bool:
+    """Ask glibc to serve blocks below ``size`` from its heap; False if not glibc."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(libc.mallopt(m_mmap_threshold, size)) and bool(
+        libc.mallopt(m_trim_threshold, size)
+    )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=200)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--mmap-threshold", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    allocator = "glibc defaults"
+    if args.mmap_threshold and raise_mmap_threshold(args.mmap_threshold):
+        allocator = f"glibc mmap and trim thresholds {args.mmap_threshold} bytes"
     if torch is not None:
         torch.set_num_threads(THREADS)
-    text = render(table(args.reps), args.reps)
+    text = render(table(args.reps), args.reps) + f" Allocator: {allocator}."
     print(text)
     if args.out:
         args.out.write_text(text + "\n")
