@@ -179,9 +179,9 @@ class _Module:
                 if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
             }
             for inner in ast.walk(node):
-                for bound in _imports(inner).values():
-                    if self._library(bound):
-                        return f"imports the library's {bound} in its code"
+                for dotted in _imported_modules(inner):
+                    if self._library(dotted):
+                        return f"imports the library's {dotted} in its code"
                 if (
                     isinstance(inner, ast.Name)
                     and isinstance(inner.ctx, ast.Load)
@@ -238,6 +238,15 @@ def _imports(node) -> dict:
         for alias in node.names:
             bound[alias.asname or alias.name] = f"{node.module}.{alias.name}"
     return bound
+
+
+def _imported_modules(node) -> list[str]:
+    """The full dotted names an import statement brings in."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+        return [f"{node.module}.{alias.name}" for alias in node.names]
+    return []
 
 
 def _called_name(node) -> str | None:

@@ -16,6 +16,7 @@ on comparing returned numbers with references it computes itself.
 """
 
 import importlib.abc
+import importlib.machinery
 import importlib.util
 import json
 import os
@@ -71,8 +72,42 @@ def _argument(value):
     return decode(value) if isinstance(value, dict) else value
 
 
-class _Blocker(importlib.abc.MetaPathFinder):
-    """Refuse imports of the modules a submission is graded against."""
+def _refusal(dotted):
+    return ImportError(
+        f"the grader does not let a submission use {dotted}: your code is "
+        "graded against the library's version, so write your own"
+    )
+
+
+class _Refused(type):
+    """Metaclass of stand-ins for blocked names: any use raises ImportError."""
+
+    def __getattr__(cls, attribute):
+        raise _refusal(f"{cls.__qualname__}.{attribute}")
+
+
+def _stand_in(dotted):
+    def refuse(*args, **kwargs):
+        raise _refusal(dotted)
+
+    return _Refused(dotted, (), {"__init__": refuse, "__call__": refuse})
+
+
+class _BlockedModule(types.ModuleType):
+    """A blocked module: importing it works, using anything from it raises.
+
+    So a stray ``from gates import AddGate`` costs only the code that uses
+    it, not the whole file.
+    """
+
+    def __getattr__(self, attribute):
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
+        return _stand_in(f"{self.__name__}.{attribute}")
+
+
+class _Blocker(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Serve stand-ins for the modules a submission is graded against."""
 
     def __init__(self, blocked, allowed):
         self.blocked = tuple(blocked)
@@ -81,10 +116,15 @@ class _Blocker(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         if _matches(name, self.allowed) or not _matches(name, self.blocked):
             return None
-        raise ImportError(
-            f"the grader does not let a submission import {name!r}: your code "
-            "is graded against it, so write your own"
-        )
+        return importlib.machinery.ModuleSpec(name, self, is_package=True)
+
+    def create_module(self, spec):
+        module = _BlockedModule(spec.name)
+        module.__path__ = []
+        return module
+
+    def exec_module(self, module):
+        pass
 
 
 def _matches(name, prefixes):
@@ -117,7 +157,7 @@ def _preload(config):
     # ``gates.base`` (the Gate contract) without the rest of ``gates``.
     base = config.get("gates_base")
     if base:
-        package = types.ModuleType("gates")
+        package = _BlockedModule("gates")
         package.__path__ = []
         sys.modules.setdefault("gates", package)
         spec = importlib.util.spec_from_file_location("gates.base", base)
