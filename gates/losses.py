@@ -140,11 +140,16 @@ class _LossGate(Gate):
         total = losses.sum()
         return _scalar(total / self.count if self.reduction == "mean" else total)
 
-    def _spread(self, upstream):
-        """dL/d(each unreduced loss), from the upstream gradient."""
-        if self.reduction == "mean":
-            return np.asarray(upstream) / self.count
-        return np.asarray(upstream)
+    def _spread(self, upstream, per_row: bool = False):
+        """dL/d(each unreduced loss), from the upstream gradient.
+
+        With ``per_row``, per-sample gradients get a trailing axis so that
+        they multiply rows of ``(N, C)`` scores.
+        """
+        if self.reduction == "none":
+            upstream = np.asarray(upstream)
+            return upstream[..., None] if per_row else upstream
+        return upstream / self.count if self.reduction == "mean" else upstream
 
     def __repr__(self):
         return f"{type(self).__name__}(reduction={self.reduction!r})"
@@ -178,13 +183,16 @@ class SoftmaxCrossEntropyGate(_LossGate):
     def forward(self, scores, labels):
         self.labels = _class_labels(type(self).__name__, scores, labels)
         self.scores = scores
-        log_probs = _log_softmax(scores, -1)
-        self.probs = np.exp(log_probs)
-        return self._reduce(-_pick(log_probs, self.labels))
+        z = _shifted(scores, -1)
+        exps = np.exp(z)
+        total = np.sum(exps, axis=-1, keepdims=True)
+        self.probs = exps / total
+        # -ln softmax(s)_y = ln sum_j e**z_j - z_y: exact however large s is.
+        return self._reduce(np.log(total[..., 0]) - _pick(z, self.labels))
 
     def backward(self, upstream):
         onehot = _onehot(self.labels, self.scores.shape[-1])
-        grad = (self.probs - onehot) * self._spread(upstream)[..., None]
+        grad = (self.probs - onehot) * self._spread(upstream, per_row=True)
         return _grad_like(grad, self.scores), None
 
 
@@ -209,7 +217,7 @@ class NLLLossGate(_LossGate):
 
     def backward(self, upstream):
         onehot = _onehot(self.labels, self.log_probs.shape[-1])
-        grad = onehot * -self._spread(upstream)[..., None]
+        grad = onehot * -self._spread(upstream, per_row=True)
         return _grad_like(grad, self.log_probs), None
 
 
@@ -258,7 +266,8 @@ class HingeLossGate(_LossGate):
         slopes = self.slopes
         onehot = _onehot(self.labels, self.scores.shape[-1])
         local = slopes - onehot * slopes.sum(axis=-1, keepdims=True)
-        return _grad_like(local * self._spread(upstream)[..., None], self.scores), None
+        grad = local * self._spread(upstream, per_row=True)
+        return _grad_like(grad, self.scores), None
 
     def __repr__(self):
         return f"HingeLossGate(margin={self.margin!r}, reduction={self.reduction!r})"
@@ -511,7 +520,9 @@ def _class_labels(gate, scores, labels):
 
 def _pick(values, labels):
     """``values[n, labels[n]]`` for every sample n: the (N,) or () picked scores."""
-    return np.take_along_axis(values, labels[..., None], axis=-1)[..., 0]
+    if values.ndim == 1:
+        return values[labels]
+    return values[np.arange(len(values)), labels]
 
 
 def _onehot(labels, classes):

@@ -187,7 +187,7 @@ def test_softmax_cross_entropy_matches_closed_form_and_gradchecks(
 
     out = SoftmaxCrossEntropyGate(reduction).forward(scores, labels)
 
-    np.testing.assert_allclose(out, expected, rtol=1e-12)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-14)
     # Scores of unit scale: a probability of 1e-6 would give a gradient below
     # what a centered difference of an O(1) loss can resolve (about 1e-10).
     gentle = scores / 3
@@ -203,7 +203,7 @@ def test_nll_picks_the_labelled_log_probability_and_gradchecks(n, c, seed, reduc
 
     out = NLLLossGate(reduction).forward(scores, labels)
 
-    np.testing.assert_allclose(out, expected, rtol=1e-12)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-14)
     assert_gradients_pass(NLLLossGate(reduction), scores, labels, seed=seed)
 
 
@@ -233,7 +233,7 @@ def test_hinge_matches_the_lecture_formula_and_gradchecks(
 
     out = HingeLossGate(margin, reduction).forward(scores, labels)
 
-    np.testing.assert_allclose(out, expected, rtol=1e-12)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-14)
     assert_gradients_pass(HingeLossGate(margin, reduction), scores, labels, seed=seed)
 
 
@@ -285,7 +285,9 @@ def test_cross_entropy_nll_and_hinge_match_torch():
             expected.backward(torch.tensor(upstream, dtype=torch.float64))
 
             out = gate.forward(scores, labels)
-            np.testing.assert_allclose(out, expected.detach().numpy(), rtol=1e-12)
+            np.testing.assert_allclose(
+                out, expected.detach().numpy(), rtol=1e-12, atol=1e-14
+            )
             np.testing.assert_allclose(
                 gate.backward(upstream)[0], t.grad.numpy(), rtol=1e-12, atol=1e-15
             )
@@ -380,7 +382,7 @@ def test_elementwise_losses_average_over_every_element_and_gradcheck_both_inputs
 
     out = gate_class(reduction=reduction).forward(p, t)
 
-    np.testing.assert_allclose(out, expected, rtol=1e-12)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-14)
     report = check_gate(gate_class(reduction=reduction), p, t, seed=seed)
     assert [c.name for c in report.checks] == ["x0", "x1"]  # the target too
     assert report.passed, str(report)
@@ -395,7 +397,7 @@ def test_smooth_l1_with_any_beta_gradchecks(shape, seed, beta):
     out = gate.forward(p, t)
 
     expected = elementwise_reference("SmoothL1LossGate", p, t, beta).sum()
-    np.testing.assert_allclose(out, expected, rtol=1e-12)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-14)
     assert_gradients_pass(SmoothL1LossGate(beta=beta), p, t, seed=seed)
 
 
@@ -426,7 +428,9 @@ def test_elementwise_losses_match_torch():
             out = gate.forward(p, t)
             dp, dt = gate.backward(upstream)
 
-            np.testing.assert_allclose(out, expected.detach().numpy(), rtol=1e-12)
+            np.testing.assert_allclose(
+                out, expected.detach().numpy(), rtol=1e-12, atol=1e-14
+            )
             np.testing.assert_allclose(dp, tp.grad.numpy(), rtol=1e-10, atol=1e-15)
             if tt.grad is not None:
                 np.testing.assert_allclose(dt, tt.grad.numpy(), rtol=1e-10, atol=1e-15)
