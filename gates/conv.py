@@ -121,17 +121,16 @@ class Conv2dGate(Gate):
         upstream = np.asarray(upstream, dtype)
         filters = w.reshape(f, -1).T.astype(dtype, copy=False)
 
-        # (N, F, OH, OW) -> (F, N*OH*OW), the column order of cols
+        # (N, F, OH, OW) -> (F, N, OH, OW) -> (F, N*OH*OW), the column order of cols
         g = upstream.transpose(1, 0, 2, 3)
+        g_cols = np.ascontiguousarray(g).reshape(f, -1)
         db = upstream.sum(axis=(0, 2, 3))
-        dw = (np.ascontiguousarray(g).reshape(f, -1) @ cols.T).reshape(w.shape)
+        dw = (g_cols @ cols.T).reshape(w.shape)
         padded = (h + 2 * ph, wd + 2 * pw)
         if self.stride == (1, 1):
             dxp = _col2im_unit_stride(filters, g, (c, kh, kw), padded)
         else:
-            dcols = (filters @ np.ascontiguousarray(g).reshape(f, -1)).reshape(
-                c, kh, kw, n, oh, ow
-            )
+            dcols = (filters @ g_cols).reshape(c, kh, kw, n, oh, ow)
             dxp = _col2im(dcols, padded, self.stride)
         dx = dxp[:, :, ph : ph + h, pw : pw + wd].transpose(1, 0, 2, 3)
 
@@ -206,15 +205,16 @@ class MaxPool2dGate(Gate):
         windows, out, dtype = self.windows, self.out, _grad_type(self.x)
         offsets = _offsets(self.kernel_size, first=True)
         winners = [windows[..., i, j] == out for i, j in offsets]
-        # k = how many cells of each window hold its maximum (at least 1,
-        # so a window whose maximum is NaN passes no gradient, silently).
-        ties = np.ones(out.shape, dtype)
-        for winner in winners[1:]:
+        # k: how many cells of each window hold its maximum. A window whose
+        # maximum is NaN has none; count 1 so that it passes no gradient.
+        ties = np.zeros(out.shape, dtype)
+        for winner in winners:
             ties += winner
-        ties -= ~winners[0]
+        np.maximum(ties, 1, out=ties)
         share = np.asarray(upstream, dtype) / ties
         parts = (winner * share for winner in winners)
-        return (_scatter(parts, self.x.shape, self.kernel_size, self.stride, dtype),)
+        shape, kernel, stride = self.x.shape, self.kernel_size, self.stride
+        return (_scatter(parts, shape, out.shape, kernel, stride, dtype),)
 
     def __repr__(self):
         return f"MaxPool2dGate(kernel_size={self.kernel_size}, stride={self.stride})"
@@ -268,7 +268,8 @@ class AvgPool2dGate(Gate):
         dtype = _grad_type(self.x)
         share = np.asarray(upstream, dtype) / (kh * kw)
         parts = (share for _ in range(kh * kw))
-        return (_scatter(parts, self.x.shape, self.kernel_size, self.stride, dtype),)
+        shape, kernel, stride = self.x.shape, self.kernel_size, self.stride
+        return (_scatter(parts, shape, self.out_shape, kernel, stride, dtype),)
 
     def __repr__(self):
         return f"AvgPool2dGate(kernel_size={self.kernel_size}, stride={self.stride})"
@@ -389,22 +390,19 @@ def _offsets(kernel, first: bool = False):
     return offsets if first else offsets[1:]
 
 
-def _scatter(parts, shape, kernel, stride, dtype):
+def _scatter(parts, shape, out_shape, kernel, stride, dtype):
     """Add per-offset window gradients onto the cells of a pooled input.
 
-    ``parts`` holds one ``(N, C, OH, OW)`` array per kernel offset ``(i, j)``,
+    ``parts`` holds one array of ``out_shape`` per kernel offset ``(i, j)``,
     in row-major order; each lands on the cells that offset reads, one per
     window, and where windows overlap the contributions add up.
     """
     (kh, kw), (sh, sw) = kernel, stride
-    n, c, h, w = shape
-    dx = None
+    oh, ow = out_shape[2:]
+    # Windows that tile x exactly write each cell once: no zeros needed.
+    tiles = (sh, sw) == (kh, kw) and (oh * kh, ow * kw) == tuple(shape[2:])
+    dx = np.empty(shape, dtype) if tiles else np.zeros(shape, dtype)
     for (i, j), part in zip(_offsets(kernel, first=True), parts):
-        if dx is None:
-            oh, ow = part.shape[2:]
-            # Windows that tile x exactly write each cell once: no zeros needed.
-            tiles = (sh, sw) == (kh, kw) and (oh * kh, ow * kw) == (h, w)
-            dx = np.empty(shape, dtype) if tiles else np.zeros(shape, dtype)
         cells = dx[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw]
         if tiles:
             cells[...] = part

@@ -338,6 +338,15 @@ def test_max_pool_ties_share_one_over_k_and_conserve_the_gradient(p, seed):
     np.testing.assert_allclose(dx.sum(), upstream.sum(), rtol=1e-9, atol=1e-9)
 
 
+def test_max_pool_window_with_nan_gives_nan_and_passes_no_gradient():
+    x = np.array([[1.0, np.nan, 3.0, 4.0]]).reshape(1, 1, 1, 4)
+    gate = MaxPool2dGate((1, 2))
+    out = gate.forward(x)
+    assert np.isnan(out[0, 0, 0, 0]) and out[0, 0, 0, 1] == 4.0
+    dx = gate.backward(np.ones((1, 1, 1, 2)))[0]
+    np.testing.assert_array_equal(dx.ravel(), [0.0, 0.0, 0.0, 1.0])
+
+
 @pytest.mark.parametrize(
     "shape, kernel, stride",
     [((2, 3, 8, 8), 2, None), ((2, 2, 7, 9), (3, 2), (2, 1)), ((1, 2, 6, 6), 3, 1)],
