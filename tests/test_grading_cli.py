@@ -1,0 +1,186 @@
+"""``compgraph grade`` and ``compgraph assignment export|bundle``."""
+
+import csv
+import json
+import os
+import shutil
+import stat
+import subprocess
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from compgraph.cli import main
+
+FIXTURES = Path(__file__).parent / "grading_fixtures"
+SOLUTIONS = FIXTURES / "solutions"
+FAST = ["--wall", "5", "--seed", "1"]
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_grade_one_submission_prints_the_report_and_writes_results_json(tmp_path):
+    out = tmp_path / "results.json"
+    done = run("grade", SOLUTIONS / "my_graph.py", "-a", "graph", "--out", out, *FAST)
+    assert done.exit_code == 0
+    assert "score 16 / 16" in done.output
+    results = json.loads(out.read_text())
+    assert results["score"] == 16.0
+    first = results["tests"][0]
+    assert set(first) == {
+        "name",
+        "score",
+        "max_score",
+        "status",
+        "output",
+        "visibility",
+    }
+    visibility = {t["name"]: t["visibility"] for t in results["tests"]}
+    assert visibility["graph.fan_out"] == "visible"
+    assert visibility["graph.deep"] == "after_due_date"
+
+
+def test_public_runs_only_the_visible_tasks(tmp_path):
+    out = tmp_path / "results.json"
+    done = run(
+        "grade", SOLUTIONS / "my_gates.py", "-a", "gates", "--public", "--out", out
+    )
+    assert done.exit_code == 0
+    names = [t["name"] for t in json.loads(out.read_text())["tests"]]
+    assert len(names) == 30
+    assert not any(n.endswith((".hidden", ".gradcheck")) for n in names)
+
+
+def test_feedback_names_task_input_expected_received_and_errors(tmp_path):
+    source = (SOLUTIONS / "my_gates.py").read_text()
+    submission = tmp_path / "my_gates.py"
+    submission.write_text(source.replace("return x * y", "return x * y + 1"))
+    out = tmp_path / "results.json"
+    done = run("grade", submission, "-a", "gates", "--public", "--out", out)
+    assert (
+        "FAIL MultiplyGate.forward     0/1\n"
+        "       forward on case lecture with inputs (-2, 5): expected -10, received "
+        "-9 (relative error 0.1)"
+    ) in done.output
+
+
+def test_unknown_assignment_is_a_clear_usage_error():
+    done = CliRunner().invoke(main, ["grade", str(SOLUTIONS), "-a", "nope"])
+    assert done.exit_code == 2
+    assert "no assignment 'nope': give a built-in name (gates, graph, layers)" in (
+        done.output
+    )
+
+
+def test_a_class_folder_gives_a_csv_row_per_student(tmp_path):
+    roster = tmp_path / "class"
+    roster.mkdir()
+    shutil.copyfile(SOLUTIONS / "my_graph.py", roster / "ada.py")
+    (roster / "bob").mkdir()
+    shutil.copyfile(FIXTURES / "os_exit_import.py", roster / "bob" / "my_graph.py")
+    (roster / "cyd.py").write_text("this is not python(\n")
+    out = tmp_path / "grades"
+    done = run("grade", roster, "-a", "graph", "--jobs", "2", "--out", out, *FAST)
+    assert done.exit_code == 0
+    assert "graded 3 submissions" in done.output
+    with open(out / "grades.csv") as handle:
+        rows = {row["student"]: row for row in csv.DictReader(handle)}
+    assert rows["ada"]["total"] == "16"
+    assert rows["bob"]["total"] == "0" and rows["cyd"]["total"] == "0"
+    assert rows["ada"]["graph.deep"] == "2"
+    assert "SyntaxError in cyd.py line 1" in (out / "cyd.txt").read_text()
+    assert json.loads((out / "ada.json").read_text())["score"] == 16.0
+
+
+def test_export_writes_the_skeleton_and_public_tests_only(tmp_path):
+    done = run("assignment", "export", "gates", tmp_path / "hw")
+    assert done.exit_code == 0
+    skeleton = (tmp_path / "hw" / "my_gates.py").read_text()
+    assert 'raise NotImplementedError("MaxGate.backward: implement me' in skeleton
+    assert "def forward(self, x, y):" in skeleton
+    assert sorted(p.name for p in (tmp_path / "hw").iterdir()) == [
+        "my_gates.py",
+        "test_public_gates.py",
+    ]
+    tests = (tmp_path / "hw" / "test_public_gates.py").read_text()
+    assert "MaxGate.forward" in tests and "MaxGate.hidden" not in tests
+    again = CliRunner().invoke(
+        main, ["assignment", "export", "gates", str(tmp_path / "hw")]
+    )
+    assert again.exit_code != 0  # never overwrites a student's file
+
+
+def test_the_exported_skeleton_grades_to_zero_with_named_tasks(tmp_path):
+    run("assignment", "export", "graph", tmp_path)
+    out = tmp_path / "results.json"
+    run("grade", tmp_path / "my_graph.py", "-a", "graph", "--public", "--out", out)
+    outputs = [t["output"] for t in json.loads(out.read_text())["tests"]]
+    assert all("NotImplementedError: Graph.forward: implement me" in o for o in outputs)
+
+
+def test_bundle_has_setup_run_autograder_assignment_and_a_wheel(tmp_path):
+    target = tmp_path / "autograder.zip"
+    done = run("assignment", "bundle", "gates", "--out", target)
+    assert done.exit_code == 0
+    with zipfile.ZipFile(target) as archive:
+        names = sorted(archive.namelist())
+        setup = archive.read("setup.sh").decode()
+        mode = archive.getinfo("run_autograder").external_attr >> 16
+    wheel = [n for n in names if n.endswith(".whl")]
+    assert names == sorted(["assignment.py", "run_autograder", "setup.sh", *wheel])
+    assert len(wheel) == 1 and wheel[0].startswith("compgraph-")
+    assert f"pip install --quiet ./{wheel[0]}" in setup
+    assert mode & stat.S_IXUSR
+
+
+@pytest.mark.skipif(shutil.which("compgraph") is None, reason="needs the CLI")
+def test_run_autograder_grades_a_gradescope_layout_like_locally(tmp_path):
+    target = tmp_path / "autograder.zip"
+    run("assignment", "bundle", "graph", "--install", "source", "--out", target)
+    source = tmp_path / "root" / "source"
+    with zipfile.ZipFile(target) as archive:
+        archive.extractall(source)
+    assert (source / "compgraph-src" / "pyproject.toml").exists()
+    submission = tmp_path / "root" / "submission"
+    submission.mkdir()
+    shutil.copyfile(SOLUTIONS / "my_graph.py", submission / "my_graph.py")
+    env = {**os.environ, "AUTOGRADER_ROOT": str(tmp_path / "root")}
+    done = subprocess.run(
+        ["bash", str(source / "run_autograder")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    results = json.loads((tmp_path / "root" / "results" / "results.json").read_text())
+    assert results["score"] == 16.0
+    assert len(results["tests"]) == 8
+
+
+@pytest.mark.skipif(shutil.which("compgraph") is None, reason="needs the CLI")
+def test_a_submission_cannot_overwrite_the_results_file(tmp_path):
+    """Through a real `compgraph grade` process: the submission reads --out from
+    the grader's command line, writes a forged file and leaves a daemon that
+    keeps rewriting it; the grader kills the daemon and writes the real one."""
+    submission = tmp_path / "my_gates.py"
+    shutil.copyfile(FIXTURES / "overwrites_results.py", submission)
+    out = tmp_path / "results.json"
+    command = ["compgraph", "grade", str(submission), "-a", "gates", "--public"]
+    done = subprocess.run(
+        [*command, "--out", str(out), "--wall", "5"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    first = json.loads(out.read_text())
+    time.sleep(0.5)  # a surviving daemon would have rewritten it by now
+    assert json.loads(out.read_text()) == first
+    assert first["score"] == 6.0  # the visible tasks of AddGate and MultiplyGate
+    assert "score 6 / 30" in done.stdout
