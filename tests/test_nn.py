@@ -83,7 +83,7 @@ def test_a_layer_placed_twice_is_refused():
     fc(x)
     with pytest.raises(GateReuseError, match="create a new Linear"):
         fc(x)
-    model = nn.Sequential(nn.ReLU(), fc)
+    model = nn.Sequential(nn.ReLU, (), fc)
     with pytest.raises(GateReuseError, match="already placed"):
         model(x)
     assert g.nodes("gate") == ["fc1.affine"]  # nothing half-built
@@ -203,6 +203,40 @@ def test_float32_layers_hold_float32_parameters():
     w64 = nn.Linear(3, 2, rng=4)._values["W"]
     w32 = nn.Linear(3, 2, rng=4, dtype=np.float32)._values["W"]
     assert np.array_equal(w64.astype(np.float32), w32)
+
+
+X = np.array([[-2.0, -0.5, 0.5, 3.0]])
+ACTIVATIONS = [
+    (nn.ReLU, (), "relu1", np.maximum(X, 0)),
+    (nn.Sigmoid, (), "sigmoid1", 1 / (1 + np.exp(-X))),
+    (nn.Tanh, (), "tanh1", np.tanh(X)),
+    (nn.LeakyReLU, (0.1,), "leaky_relu1", np.where(X > 0, X, 0.1 * X)),
+    (nn.ELU, (0.5,), "elu1", np.where(X > 0, X, 0.5 * (np.exp(X) - 1))),
+    (nn.Softplus, (), "softplus1", np.log1p(np.exp(X))),
+    (nn.Softmax, (), "softmax1", np.exp(X) / np.exp(X).sum()),
+    (nn.LogSoftmax, (), "log_softmax1", X - np.log(np.exp(X).sum())),
+]
+
+
+@pytest.mark.parametrize(("kind", "args", "name", "expected"), ACTIVATIONS)
+def test_activation_layers_add_one_named_gate_computing_their_function(
+    kind, args, name, expected
+):
+    g = ComputationalGraph()
+    layer = kind(*args)
+    out = layer(g.input("x"))
+    assert out.name == name and layer.node_names == [name]
+    assert layer.parameter_names == []
+    np.testing.assert_allclose(g.forward(x=X), expected, rtol=1e-12)
+
+
+def test_average_pooling_layer_averages_windows():
+    g = ComputationalGraph()
+    pool = nn.AvgPool2d(2, stride=1)
+    pool(g.input("x"))
+    out = g.forward(x=np.arange(9.0).reshape(1, 1, 3, 3))
+    np.testing.assert_allclose(out[0, 0], [[2.0, 3.0], [5.0, 6.0]])
+    assert repr(pool) == "AvgPool2d(kernel_size=2, stride=1, name='pool1')"
 
 
 # -- losses against torch ------------------------------------------------------
