@@ -258,7 +258,8 @@ class HingeLossGate(_LossGate):
         self.labels = _class_labels(type(self).__name__, scores, labels)
         self.scores = scores
         others = ~_onehot(self.labels, scores.shape[-1])
-        margins = scores - _pick(scores, self.labels)[..., None] + self.margin
+        with np.errstate(over="ignore"):  # beyond the float range, inf is right
+            margins = scores - _pick(scores, self.labels)[..., None] + self.margin
         self.slopes = ((margins > 0) + 0.5 * (margins == 0)) * others
         return self._reduce((np.maximum(margins, 0) * others).sum(axis=-1))
 
@@ -535,4 +536,5 @@ def _difference(gate, prediction, target):
             f"{gate}: prediction and target must have the same shape; got "
             f"{shape_of(prediction)} and {shape_of(target)}"
         )
-    return np.asarray(prediction) - np.asarray(target)
+    with np.errstate(over="ignore"):  # beyond the float range, inf is right
+        return np.asarray(prediction) - np.asarray(target)

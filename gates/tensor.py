@@ -108,7 +108,10 @@ class MeanGate(Gate):
                 f"MeanGate: cannot average zero elements; the input has shape "
                 f"{self.shape} and axis={self.axis!r}"
             )
-        return _scalar(np.mean(x, axis=self.axis, keepdims=self.keepdims))
+        # Divide first, then add: the mean of [1e308, 1e308] is 1e308, while
+        # their sum overflows.
+        scaled = np.divide(x, self.count)
+        return _scalar(np.sum(scaled, axis=self.axis, keepdims=self.keepdims))
 
     def backward(self, upstream):
         if self.axis is not None and not self.keepdims:

@@ -481,6 +481,16 @@ def test_bce_with_logits_is_exact_over_the_whole_float_range(value, no_warnings)
     np.testing.assert_array_equal(dt, -x)
 
 
+def test_losses_beyond_the_float_range_are_inf_without_warnings(no_warnings):
+    huge, tiny = np.array([1e308]), np.array([-1e308])
+
+    assert MSELossGate().forward(huge, tiny) == np.inf
+    assert L1LossGate().forward(huge, tiny) == np.inf
+    assert SmoothL1LossGate().forward(huge, tiny) == np.inf
+    assert HingeLossGate().forward(np.array([1e308, -1e308]), np.array(1)) == np.inf
+    assert L2PenaltyGate(1.0).forward(huge) == np.inf
+
+
 def test_elementwise_losses_refuse_mismatched_shapes():
     for gate_class in ELEMENTWISE_LOSSES:
         name = gate_class.__name__

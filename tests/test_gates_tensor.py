@@ -422,5 +422,14 @@ def test_plumbing_on_huge_values_raises_no_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         out = AffineGate().forward(x, np.eye(2), np.zeros(2))
-        MeanGate(axis=1).forward(x)
+        means = MeanGate(axis=1).forward(x)
     np.testing.assert_array_equal(out, x)
+    np.testing.assert_array_equal(means, [0.0, 0.0])
+
+
+def test_mean_of_huge_values_is_finite_where_their_sum_is_not():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mean = MeanGate().forward(np.array([1e308, 1e308, 1e308]))
+
+    assert mean == pytest.approx(1e308, rel=1e-15)
