@@ -48,7 +48,9 @@ def compare(expected, received, tolerance: float = TOLERANCE) -> str | None:
     special = ~np.isfinite(want) | ~np.isfinite(got)
     same_special = (np.isnan(want) & np.isnan(got)) | (want == got)
     bad = special & ~same_special
-    errors = np.where(special, 0.0, relative_error(got, want))
+    # NaN and infinities are judged by position above, never subtracted.
+    errors = relative_error(np.where(special, 0.0, got), np.where(special, 0.0, want))
+    errors = np.where(special, 0.0, errors)
     errors = np.where(bad, np.inf, errors)
     if errors.size == 0 or errors.max() <= tolerance:
         return None

@@ -248,7 +248,7 @@ def _run_task(task, session, findings, assignment, seed) -> TaskResult:
         outcome = task.run(session, assignment.task_rng(task, seed))
     except TaskFailure as failure:
         return _result(task, 0.0, "failed", str(failure))
-    except (KeyError, TypeError, ValueError, IndexError) as error:
+    except (KeyError, TypeError, ValueError, IndexError, ArithmeticError) as error:
         # The answer decoded, but not into the values asked for.
         return _result(
             task, 0.0, "error", f"the submission's answer could not be read: {error!r}"
