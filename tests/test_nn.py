@@ -83,9 +83,11 @@ def test_a_layer_placed_twice_is_refused():
     fc(x)
     with pytest.raises(GateReuseError, match="create a new Linear"):
         fc(x)
-    model = nn.Sequential(nn.ReLU, (), fc)
+    model = nn.Sequential(nn.ReLU(), fc)
     with pytest.raises(GateReuseError, match="already placed"):
         model(x)
+    with pytest.raises(TypeError, match="item 0 is the class ReLU; create one: ReLU"):
+        nn.Sequential(nn.ReLU, fc)
     assert g.nodes("gate") == ["fc1.affine"]  # nothing half-built
 
 

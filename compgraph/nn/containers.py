@@ -31,6 +31,11 @@ class Sequential:
 
     def __init__(self, *layers):
         for index, layer in enumerate(layers):
+            if isinstance(layer, type):
+                raise TypeError(
+                    f"Sequential takes layers; item {index} is the class "
+                    f"{layer.__name__}; create one: {layer.__name__}(...)"
+                )
             if not callable(layer):
                 raise TypeError(
                     f"Sequential takes layers; item {index} is a {type(layer).__name__}"
