@@ -2,7 +2,8 @@
 
 Every gate here is stable over the whole float range: softmax and the
 cross-entropies shift scores by their maximum before exponentiating, the
-binary cross-entropies never take the log of 0, and nothing overflows.
+binary cross-entropies never take the log of 0, and nothing overflows where
+the true value is finite (a loss beyond the float range is ``inf``, silently).
 
 Reductions (``reduction=``):
 

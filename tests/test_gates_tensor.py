@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes
 
-from compgraph.gradcheck import check_gate
+from compgraph import ComputationalGraph
+from compgraph.gradcheck import check_gate, check_graph
 from gates.tensor import (
     AffineGate,
     BroadcastGate,
@@ -433,3 +434,24 @@ def test_mean_of_huge_values_is_finite_where_their_sum_is_not():
         mean = MeanGate().forward(np.array([1e308, 1e308, 1e308]))
 
     assert mean == pytest.approx(1e308, rel=1e-15)
+
+
+# -- in a graph -----------------------------------------------------------------
+
+
+def test_plumbing_gates_pass_check_graph_in_place():
+    rng = np.random.default_rng(4)
+    g = ComputationalGraph()
+    a, table = g.input("a"), g.parameter("table", rng.normal(size=(4, 3)))
+    words = g.input("words")
+    looked_up = g.add_gate(EmbeddingGate(), [words, table])  # (2, 3)
+    joined = g.add_gate(ConcatGate(axis=0), [a, looked_up, a])  # (6, 3), a twice
+    picked = joined.apply(IndexGate(([0, 5, 2, 2], slice(1, None))))
+    g.add_gate(MeanGate(), [picked.apply(TransposeGate())])
+
+    inputs = {"a": rng.normal(size=(2, 3)), "words": np.array([3, 3])}
+    gate_reports, report = check_graph(g, **inputs)
+
+    assert all(r.passed for r in gate_reports.values()), gate_reports
+    assert report.passed, str(report)
+    assert {c.name for c in report.checks} == {"a", "table"}
