@@ -120,6 +120,7 @@ class BatchNormGate(Gate):
 
         inv_std = (1.0 / np.sqrt(var + self.eps)).astype(dtype, copy=False)
         xhat = centered * inv_std.reshape(shape)
+        self.x_type = _float(x)
         self.xhat, self.inv_std, self.gamma, self.beta = xhat, inv_std, gamma, beta
         self.axes, self.shape, self.normalized_in_training = axes, shape, self.training
         return gamma.reshape(shape) * xhat + beta.reshape(shape)
@@ -138,8 +139,9 @@ class BatchNormGate(Gate):
                 - dxhat.mean(axis=axes, keepdims=True)
                 - xhat * (dxhat * xhat).mean(axis=axes, keepdims=True)
             )
-        dx = dxhat * self.inv_std.reshape(shape)
-        return dx, dgamma.astype(_float(self.gamma)), dbeta.astype(_float(self.beta))
+        dx = (dxhat * self.inv_std.reshape(shape)).astype(self.x_type, copy=False)
+        dgamma = dgamma.astype(_float(self.gamma), copy=False)
+        return dx, dgamma, dbeta.astype(_float(self.beta), copy=False)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of the running statistics; empty before the feature count is known.
