@@ -65,10 +65,11 @@ def save_parameters(graph, path, extra: dict | None = None) -> None:
             raise ParameterFileError(f"extra keys are non-empty strings, got {key!r}")
         _put(arrays, EXTRA + key, value, "an extra entry")
     for key, value in arrays.items():
-        if value.dtype.kind not in "biuf":
+        if value.dtype.kind not in "biufcUS":
             raise ParameterFileError(
                 f"cannot save {key!r}: its dtype {value.dtype} is not numeric, "
-                "and the file holds plain numeric arrays only (no pickle)"
+                "and the file holds plain arrays of numbers or strings only (no "
+                "pickled objects)"
             )
 
     path = os.fspath(path)

@@ -197,8 +197,9 @@ def test_a_save_replaces_the_file_and_leaves_no_temporary(tmp_path):
     g = model(hidden=4)
     path = tmp_path / "m.npz"
     save_parameters(g, path, extra={"epoch": 1})
-    save_parameters(g, path, extra={"epoch": 2})
-    assert load_parameters(g, path)["epoch"] == 2
+    save_parameters(g, path, extra={"epoch": 2, "note": "resumed"})
+    extra = load_parameters(g, path)
+    assert extra["epoch"] == 2 and extra["note"] == "resumed"
     assert os.listdir(tmp_path) == ["m.npz"]
 
 
