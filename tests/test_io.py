@@ -98,7 +98,7 @@ def test_missing_and_unexpected_parameters_are_each_named(tmp_path):
     other = ComputationalGraph()
     h = nn.Linear(8, 4, rng=0)(other.input("x"))
     nn.Linear(4, 3, rng=0)(h)
-    with pytest.raises(ParameterFileError) as error:
+    with pytest.raises(ParameterFileError, match="missing parameter 'fc2.W'") as error:
         load_parameters(other, tmp_path / "m.npz")
     message = str(error.value)
     assert "missing parameter 'fc2.W'" in message
