@@ -7,12 +7,14 @@ suggests what to do. Keeping them here keeps ``graph.py`` about the graph.
 """
 
 import difflib
+import functools
 import math
 
 import networkx as nx
 import numpy as np
 
 from compgraph.errors import (
+    BackwardBeforeForwardError,
     CompGraphError,
     CycleError,
     GateContractError,
@@ -35,6 +37,9 @@ __all__ = [
     "check_connection",
     "check_fed",
     "seed_gradient",
+    "check_settable",
+    "check_same_graph",
+    "not_run_yet",
     "check_arity",
     "check_finite",
     "check_gradients",
@@ -122,7 +127,7 @@ def check_finite(name, what, value):
         )
 
 
-def gate_error(name, gate, method, error, shapes):
+def gate_error(error, name, gate, method, names, values):
     """The error to raise when ``gate.<method>`` raised ``error`` at node ``name``.
 
     Our own errors pass through; numpy's complaints about shapes become a
@@ -131,6 +136,7 @@ def gate_error(name, gate, method, error, shapes):
     """
     if isinstance(error, CompGraphError):
         return error
+    shapes = ", ".join(f"{n} {shape_of(v)}" for n, v in zip(names, values))
     where = f"gate {name!r} ({type(gate).__name__}, {gate.label}) in {method}"
     if isinstance(error, ValueError) and _about_shapes(str(error)):
         return ShapeMismatchError(
@@ -152,7 +158,12 @@ def default_prefix(gate) -> str:
     >>> default_prefix(AddGate())
     'add'
     """
-    prefix = type(gate).__name__.lower()
+    return _class_prefix(type(gate))
+
+
+@functools.cache  # one string per gate class, not one per gate added
+def _class_prefix(cls) -> str:
+    prefix = cls.__name__.lower()
     if prefix.endswith("gate") and prefix != "gate":
         prefix = prefix[: -len("gate")]
     return prefix + "_" if prefix[-1:].isdigit() else prefix
@@ -271,3 +282,34 @@ def seed_gradient(output, value, upstream):
             f"{output!r} has shape {shape_of(value)}"
         )
     return upstream
+
+
+def check_settable(name, kind):
+    """Only parameters and constants hold values between runs."""
+    if kind not in ("parameter", "constant"):
+        raise GraphStructureError(
+            f"set_value sets parameters and constants; {name!r} is a "
+            f"{kind}: feed inputs to forward instead"
+        )
+
+
+def check_same_graph(graph, node):
+    """Refuse a handle on a node of another graph."""
+    if node.graph is not graph:
+        raise GraphStructureError(
+            f"node {node.name!r} belongs to another graph; build each "
+            "expression from the nodes of one graph"
+        )
+
+
+def not_run_yet(name, what) -> BackwardBeforeForwardError:
+    """The error for reading what no pass has produced yet."""
+    if name is None:
+        return BackwardBeforeForwardError(
+            "backward() needs a complete forward pass over the current graph "
+            "and parameters: call forward(...) first"
+        )
+    run = "forward" if what == "value" else "backward"
+    return BackwardBeforeForwardError(
+        f"node {name!r} has no {what} yet: run {run} first"
+    )

@@ -11,37 +11,22 @@ to the end, so what a notebook steps through is exactly what runs.
 """
 
 import itertools
+import operator
 import weakref
 
 import networkx as nx
 import numpy as np
 
-from compgraph.contract import (
-    as_value,
-    check_arity,
-    check_connection,
-    check_fed,
-    check_finite,
-    check_gradients,
-    check_is_gate,
-    check_name_free,
-    claim,
-    default_prefix,
-    gate_error,
-    seed_gradient,
-    unknown_node_message,
-)
-from compgraph.errors import (
-    BackwardBeforeForwardError,
-    GraphStructureError,
-)
+from compgraph import contract
+from compgraph.errors import GraphStructureError
 from compgraph.node import Node
 from compgraph.trace import BackwardStep, ForwardStep
-from gates.base import Gate, shape_of
+from gates.base import Gate
 
 __all__ = ["ComputationalGraph"]
 
 LEAF_KINDS = ("input", "parameter", "constant")
+PORT = operator.itemgetter(2)  # the key of an edge (source, target, port)
 
 
 class ComputationalGraph:
@@ -91,12 +76,12 @@ class ComputationalGraph:
 
     def parameter(self, name: str, value) -> Node:
         """Add a parameter: a leaf that keeps its value and receives a gradient."""
-        return self._add_leaf(name, "parameter", as_value(name, value))
+        return self._add_leaf(name, "parameter", contract.as_value(name, value))
 
     def constant(self, value, name: str | None = None) -> Node:
         """Add a constant leaf; it gets a gradient but is never fed or trained."""
         name = self._fresh_name("const") if name is None else name
-        return self._add_leaf(name, "constant", as_value(name, value))
+        return self._add_leaf(name, "constant", contract.as_value(name, value))
 
     def add_gate(self, gate: Gate, inputs=(), name: str | None = None) -> Node:
         """Add ``gate`` reading ``inputs`` (nodes or names) in order; return its node.
@@ -104,11 +89,11 @@ class ComputationalGraph:
         The new gate becomes the graph's output unless one was set with
         :meth:`output`.
         """
-        check_is_gate(gate)
-        name = self._fresh_name(default_prefix(gate)) if name is None else name
+        contract.check_is_gate(gate)
+        name = self._fresh_name(contract.default_prefix(gate)) if name is None else name
         sources = [self._name_of(node) for node in inputs]
-        check_arity(name, gate, len(sources))
-        claim(gate, self._ref, name)
+        contract.check_arity(name, gate, len(sources))
+        contract.claim(gate, self._ref, name)
         self._new_node(name, kind="gate", gate=gate)
         if gate.training is not self.training:
             gate.training = self.training
@@ -123,7 +108,7 @@ class ComputationalGraph:
         Raises :class:`CycleError` if the new edge would close a cycle.
         """
         source, target = self._name_of(source), self._name_of(target)
-        check_connection(self, source, target, port)
+        contract.check_connection(self, source, target, port)
         for u, _, key in list(self.dag.in_edges(target, keys=True)):
             if key == port:
                 self.dag.remove_edge(u, target, key=port)
@@ -135,7 +120,7 @@ class ComputationalGraph:
         old = self._name_of(node)
         if new_name == old:
             return Node(self, old)
-        check_name_free(self, new_name)
+        contract.check_name_free(self, new_name)
         nx.relabel_nodes(self.dag, {old: new_name}, copy=False)
         for table in (self._values, self._grads):
             if old in table:
@@ -201,10 +186,7 @@ class ComputationalGraph:
     def value(self, name: str):
         """The value of node ``name`` after the last forward."""
         if name not in self._values:
-            self._require_node(name)
-            raise BackwardBeforeForwardError(
-                f"node {name!r} has no value yet: run forward first"
-            )
+            raise contract.not_run_yet(self._require_node(name), "value")
         return self._values[name]
 
     def set_value(self, name: str, value) -> None:
@@ -213,21 +195,15 @@ class ComputationalGraph:
         The gradients of the last backward stay readable; backward needs a
         new forward first.
         """
-        if self.kind(name) not in ("parameter", "constant"):
-            raise GraphStructureError(
-                f"set_value sets parameters and constants; {name!r} is a "
-                f"{self.kind(name)}: feed inputs to forward instead"
-            )
-        self._values[name] = as_value(name, value)
+        contract.check_settable(name, self.kind(name))
+        self._values[name] = contract.as_value(name, value)
         self._forwarded = False
 
     def grad(self, name: str):
         """dL/d(node) after the last backward; zero for a node the output ignores."""
         value = self.value(name)
         if not self._grads:
-            raise BackwardBeforeForwardError(
-                f"node {name!r} has no gradient yet: run backward first"
-            )
+            raise contract.not_run_yet(name, "gradient")
         if name in self._grads:
             return self._grads[name]
         return 0.0 if isinstance(value, float) else np.zeros_like(value)
@@ -287,10 +263,10 @@ class ComputationalGraph:
             try:
                 out = gate.forward(*args)
             except Exception as error:
-                shapes = _shapes(sources, args)
-                raise gate_error(name, gate, "forward", error, shapes) from error
+                where = (name, gate, "forward", sources, args)
+                raise contract.gate_error(error, *where) from error
             if checked:
-                check_finite(f"gate {name!r} ({gate.label})", "value", out)
+                contract.check_finite(f"gate {name!r} ({gate.label})", "value", out)
             values[name] = out
             yield ForwardStep(name, gate, sources, args, out)
         self._forwarded = True
@@ -303,9 +279,10 @@ class ComputationalGraph:
         where a node fans out, the gradients it receives add up. A gate that
         no gradient reaches (it does not lead to the output) is skipped.
         """
-        self._require_forward()
+        if not self._forwarded:
+            raise contract.not_run_yet(None, "forward pass")
         output = self._output_name()
-        seed = seed_gradient(output, self._values[output], upstream)
+        seed = contract.seed_gradient(output, self._values[output], upstream)
         grads = self._grads = {output: seed}
         values, checked = self._values, self.check_finite
         for name, gate, sources in reversed(self._plan):
@@ -315,17 +292,16 @@ class ComputationalGraph:
             try:
                 sent = gate.backward(received)
             except Exception as error:
-                shapes = _shapes(
-                    ("upstream", *sources), (received, *map(values.get, sources))
-                )
-                raise gate_error(name, gate, "backward", error, shapes) from error
-            check_gradients(name, gate, sources, sent, values)
+                where = (name, gate, "backward", ("upstream", *sources))
+                shapes = (received, *map(values.get, sources))
+                raise contract.gate_error(error, *where, shapes) from error
+            contract.check_gradients(name, gate, sources, sent, values)
             for source, grad in zip(sources, sent):
                 if grad is None:
                     continue
                 if checked:
                     where = f"gate {name!r} ({gate.label})"
-                    check_finite(where, f"gradient for {source!r}", grad)
+                    contract.check_finite(where, f"gradient for {source!r}", grad)
                 previous = grads.get(source)
                 grads[source] = grad if previous is None else previous + grad
             yield BackwardStep(name, gate, sources, received, sent)
@@ -336,38 +312,36 @@ class ComputationalGraph:
         """The plan: (node, gate, input names) of every gate in topological order."""
         if self._plan is None:
             index = dict(self.dag.nodes(data="index"))
-            self._order = list(
-                nx.lexicographical_topological_sort(self.dag, key=index.__getitem__)
-            )
-            ports = {}
-            for source, target, port in self.dag.edges(keys=True):
-                ports.setdefault(target, []).append((port, source))
-            gates = self.dag.nodes(data="gate")
+            sort = nx.lexicographical_topological_sort(self.dag, key=index.__getitem__)
+            self._order = list(sort)
+            del index, sort  # a million-gate graph needs the memory back
+            gates = dict(self.dag.nodes(data="gate"))
             plan = []
-            for name in self._order:
+            for name, sources in zip(self._order, self._sources_in_order()):
                 gate = gates[name]
                 if gate is not None:
-                    sources = tuple(s for _, s in sorted(ports.get(name, ())))
-                    check_arity(name, gate, len(sources), connected=True)
+                    contract.check_arity(name, gate, len(sources), connected=True)
                     plan.append((name, gate, sources))
             self._inputs = self.nodes("input")
             self._leaves = self._nodes_of(("input", "parameter"))
             self._plan = plan
         return self._plan
 
-    def _feed(self, inputs):
-        check_fed(self, inputs, self._inputs)
-        for name, value in inputs.items():
-            self._values[name] = as_value(name, value)
-            if self.check_finite:
-                check_finite(f"input {name!r}", "value", self._values[name])
+    def _sources_in_order(self):
+        """Each node's inputs as a tuple ordered by port, in topological order."""
+        by_target = {}
+        # in_edges runs target by target: sort each gate's few edges by port.
+        edges = self.dag.in_edges(keys=True)
+        for target, group in itertools.groupby(edges, key=lambda edge: edge[1]):
+            by_target[target] = tuple(u for u, _, _ in sorted(group, key=PORT))
+        return (by_target.get(name, ()) for name in self._order)
 
-    def _require_forward(self):
-        if not self._forwarded:
-            raise BackwardBeforeForwardError(
-                "backward() needs a complete forward pass over the current graph "
-                "and parameters: call forward(...) first"
-            )
+    def _feed(self, inputs):
+        contract.check_fed(self, inputs, self._inputs)
+        for name, value in inputs.items():
+            self._values[name] = contract.as_value(name, value)
+            if self.check_finite:
+                contract.check_finite(f"input {name!r}", "value", self._values[name])
 
     def _output_name(self) -> str:
         name = self._output or self._last_gate
@@ -382,30 +356,28 @@ class ComputationalGraph:
         return Node(self, name)
 
     def _new_node(self, name, **attributes):
-        check_name_free(self, name)
+        if not isinstance(name, str) or not name or name in self.dag:
+            contract.check_name_free(self, name)  # raises, naming what is wrong
         self.dag.add_node(name, index=next(self._counter), **attributes)
         self._changed()
 
     def _fresh_name(self, prefix):
         """``prefix`` plus the first free number: add1, add2, multiply1 ..."""
         counter = self._name_counters.setdefault(prefix, itertools.count(1))
-        for number in counter:
-            if f"{prefix}{number}" not in self.dag:
-                return f"{prefix}{number}"
+        name = f"{prefix}{next(counter)}"
+        while name in self.dag:
+            name = f"{prefix}{next(counter)}"
+        return name
 
     def _name_of(self, node) -> str:
         if isinstance(node, Node):
-            if node.graph is not self:
-                raise GraphStructureError(
-                    f"node {node.name!r} belongs to another graph; build each "
-                    "expression from the nodes of one graph"
-                )
+            contract.check_same_graph(self, node)
             return node.name
         return self._require_node(node)
 
     def _require_node(self, name) -> str:
         if name not in self.dag:
-            raise GraphStructureError(unknown_node_message(name, self.dag))
+            raise GraphStructureError(contract.unknown_node_message(name, self.dag))
         return name
 
     def _nodes_of(self, kinds):
@@ -424,7 +396,3 @@ class ComputationalGraph:
             if gate is not None:
                 gate.training = flag
         return self
-
-
-def _shapes(names, values) -> str:
-    return ", ".join(f"{n} {shape_of(v)}" for n, v in zip(names, values))

