@@ -17,6 +17,7 @@ in the grader's process, without running it:
 
 import ast
 import difflib
+import functools
 import inspect
 import io
 import sys
@@ -259,6 +260,7 @@ def _called_name(node) -> str | None:
     return None
 
 
+@functools.cache
 def theirs_functions(reference) -> list[list[str]]:
     """Normalized tokens of each function in the library's version."""
     tree = ast.parse(inspect.getsource(sys.modules[reference.__module__]))
