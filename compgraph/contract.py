@@ -35,7 +35,7 @@ __all__ = [
     "check_name_free",
     "claim",
     "check_connection",
-    "check_fed",
+    "fed_values",
     "seed_gradient",
     "check_settable",
     "check_same_graph",
@@ -252,8 +252,12 @@ def check_connection(graph, source, target, port):
         )
 
 
-def check_fed(graph, inputs, expected):
-    """Refuse names that are not inputs, and inputs that were not fed."""
+def fed_values(graph, inputs, expected) -> dict:
+    """The values fed to ``forward``, as graph values, once their names check out.
+
+    Refuses names that are not inputs, inputs that were not fed, and with
+    ``graph.check_finite``, values holding a NaN or an infinity.
+    """
     for name in inputs:
         if name not in expected:
             raise UnknownInputError(unknown_input_message(graph, name, expected))
@@ -263,6 +267,11 @@ def check_fed(graph, inputs, expected):
             f"forward() is missing input(s) {', '.join(map(repr, missing))}; "
             f"the graph's inputs are {', '.join(expected)}"
         )
+    values = {name: as_value(name, value) for name, value in inputs.items()}
+    if graph.check_finite:
+        for name, value in values.items():
+            check_finite(f"input {name!r}", "value", value)
+    return values
 
 
 def seed_gradient(output, value, upstream):

@@ -255,7 +255,7 @@ class ComputationalGraph:
     def forward_steps(self, **inputs):
         """Feed ``inputs``, then yield one :class:`ForwardStep` per gate run."""
         plan = self._compiled()
-        self._feed(inputs)
+        self._values.update(contract.fed_values(self, inputs, self._inputs))
         self._forwarded, self._grads = False, {}
         values, checked = self._values, self.check_finite
         for name, gate, sources in plan:
@@ -335,13 +335,6 @@ class ComputationalGraph:
         for target, group in itertools.groupby(edges, key=lambda edge: edge[1]):
             by_target[target] = tuple(u for u, _, _ in sorted(group, key=PORT))
         return (by_target.get(name, ()) for name in self._order)
-
-    def _feed(self, inputs):
-        contract.check_fed(self, inputs, self._inputs)
-        for name, value in inputs.items():
-            self._values[name] = contract.as_value(name, value)
-            if self.check_finite:
-                contract.check_finite(f"input {name!r}", "value", self._values[name])
 
     def _output_name(self) -> str:
         name = self._output or self._last_gate
