@@ -2,10 +2,15 @@
 
 from gates.activations import (
     AbsGate,
+    ClampGate,
+    ELUGate,
     ExpGate,
+    HardTanhGate,
+    LeakyReLUGate,
     LogGate,
     ReLUGate,
     SigmoidGate,
+    SoftplusGate,
     SqrtGate,
     SquareGate,
     TanhGate,
@@ -24,12 +29,42 @@ from gates.arithmetic import (
     SubtractGate,
 )
 from gates.base import Gate, gate_arity, unbroadcast
-from gates.tensor import SumGate
+from gates.conv import AvgPool2dGate, Conv2dGate, MaxPool2dGate
+from gates.losses import (
+    BCELossGate,
+    BCEWithLogitsLossGate,
+    HingeLossGate,
+    L1LossGate,
+    L2PenaltyGate,
+    LogSoftmaxGate,
+    MSELossGate,
+    NLLLossGate,
+    SmoothL1LossGate,
+    SoftmaxCrossEntropyGate,
+    SoftmaxGate,
+)
+from gates.normalization import BatchNormGate, DropoutGate
+from gates.tensor import (
+    AffineGate,
+    BroadcastGate,
+    ConcatGate,
+    EmbeddingGate,
+    FlattenGate,
+    IndexGate,
+    MatMulGate,
+    MeanGate,
+    NarrowGate,
+    ReshapeGate,
+    SumGate,
+    TransposeGate,
+)
 
 __all__ = [
+    # the contract
     "Gate",
     "gate_arity",
     "unbroadcast",
+    # arithmetic
     "AddGate",
     "SubtractGate",
     "MultiplyGate",
@@ -41,6 +76,7 @@ __all__ = [
     "PowerGate",
     "MaxGate",
     "MinGate",
+    # elementwise
     "ExpGate",
     "LogGate",
     "SigmoidGate",
@@ -49,5 +85,40 @@ __all__ = [
     "AbsGate",
     "SquareGate",
     "SqrtGate",
+    "LeakyReLUGate",
+    "ELUGate",
+    "SoftplusGate",
+    "ClampGate",
+    "HardTanhGate",
+    # tensors
     "SumGate",
+    "MeanGate",
+    "MatMulGate",
+    "AffineGate",
+    "ReshapeGate",
+    "FlattenGate",
+    "TransposeGate",
+    "ConcatGate",
+    "NarrowGate",
+    "IndexGate",
+    "BroadcastGate",
+    "EmbeddingGate",
+    # losses
+    "SoftmaxGate",
+    "LogSoftmaxGate",
+    "SoftmaxCrossEntropyGate",
+    "NLLLossGate",
+    "HingeLossGate",
+    "MSELossGate",
+    "L1LossGate",
+    "SmoothL1LossGate",
+    "BCELossGate",
+    "BCEWithLogitsLossGate",
+    "L2PenaltyGate",
+    # convolution and normalization
+    "Conv2dGate",
+    "MaxPool2dGate",
+    "AvgPool2dGate",
+    "BatchNormGate",
+    "DropoutGate",
 ]
