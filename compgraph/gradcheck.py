@@ -233,13 +233,17 @@ def check_gate(gate, *inputs, upstream=None, seed: int = 0, h: float = STEP):
     return GradientReport(f"{type(gate).__name__}", checks)
 
 
-def check_graph(graph, upstream=None, seed: int = 0, h: float = STEP, **inputs):
+def check_graph(
+    graph, feed=None, /, upstream=None, seed: int = 0, h: float = STEP, **inputs
+):
     """Check every gate of ``graph`` in place, then the whole graph end to end.
 
     Returns ``(gate_reports, report)``: a dict of per-gate reports, in
     topological order, and the end-to-end report over inputs and parameters.
-    A failure names the first wrong gate.
+    A failure names the first wrong gate. Inputs are fed by keyword, or as a
+    dict ``feed`` when an input is named ``upstream``, ``seed`` or ``h``.
     """
+    inputs = {**(feed or {}), **inputs}
     output = graph.forward(**inputs)
     if upstream is None and np.ndim(output) != 0:
         upstream = _random_like(output, seed)

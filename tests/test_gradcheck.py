@@ -168,3 +168,12 @@ def test_graph_jacobian_matches_numeric_for_a_small_graph():
     analytic, numeric = graph_jacobian(g, "x", x=value)
     np.testing.assert_allclose(analytic, np.diag(2 * value * np.exp(value**2)))
     np.testing.assert_allclose(numeric, analytic, rtol=1e-7)
+
+
+def test_check_graph_takes_inputs_named_like_its_options_as_a_dict():
+    g = ComputationalGraph()
+    h, seed = g.input("h"), g.input("seed")
+    (h * seed).tanh()
+    gate_reports, report = check_graph(g, {"h": 0.3, "seed": -1.2})
+    assert report.passed and set(report.checks[i].name for i in (0, 1)) == {"h", "seed"}
+    assert g.grad("h") == pytest.approx(-1.2 * (1 - np.tanh(-0.36) ** 2))
