@@ -148,7 +148,8 @@ def test_run_autograder_grades_a_gradescope_layout_like_locally(tmp_path):
     assert (source / "compgraph-src" / "pyproject.toml").exists()
     submission = tmp_path / "root" / "submission"
     submission.mkdir()
-    shutil.copyfile(SOLUTIONS / "my_graph.py", submission / "my_graph.py")
+    # Named otherwise than the skeleton: still one submission, not a class.
+    shutil.copyfile(SOLUTIONS / "my_graph.py", submission / "graph_homework.py")
     env = {**os.environ, "AUTOGRADER_ROOT": str(tmp_path / "root")}
     done = subprocess.run(
         ["bash", str(source / "run_autograder")],

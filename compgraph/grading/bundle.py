@@ -68,7 +68,7 @@ if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null \\
     chmod 700 "$SOURCE" "$ROOT/results"
     USER_OPTION=(--sandbox-user nobody)
 fi
-compgraph grade "$ROOT/submission" --assignment "$SOURCE/assignment.py" \\
+compgraph grade "$ROOT/submission" --single --assignment "$SOURCE/assignment.py" \\
     --out "$ROOT/results/results.json" "${{USER_OPTION[@]}}"
 """
 

@@ -32,6 +32,11 @@ def _limits(options, loaded):
 )
 @click.option("--jobs", "-j", default=1, show_default=True, help="Parallel graders.")
 @click.option("--public", is_flag=True, help="Run only the tasks students can see.")
+@click.option(
+    "--single",
+    is_flag=True,
+    help="SUBMISSION is one student's folder, whatever its files are named.",
+)
 @click.option("--seed", type=int, default=None, help="Seed of hidden random cases.")
 @click.option("--wall", "wall_seconds", type=float, help="Seconds per task.")
 @click.option("--cpu", "cpu_seconds", type=int, help="CPU seconds per process.")
@@ -42,13 +47,17 @@ def _limits(options, loaded):
     default=None,
     help="When run as root, run submissions as this user (Gradescope: nobody).",
 )
-def grade(submission, assignment_name, out, jobs, public, seed, sandbox_user, **limits):
+def grade(
+    submission, assignment_name, out, jobs, public, single, seed, sandbox_user, **limits
+):
     """Grade SUBMISSION (a file, a folder, or a folder of students' submissions).
 
-    One submission: print its report and write a Gradescope results.json.
-    A folder of submissions (each a .py file or a subfolder): grade them in
-    parallel with --jobs and write each report, each results JSON and
-    grades.csv (one row per student, one column per task) to --out.
+    One submission (a file, or a folder holding the assignment's file, such as
+    my_gates.py, or any folder with --single): print its report and write a
+    Gradescope results.json. A folder of submissions (each a .py file or a
+    subfolder): grade them in parallel with --jobs and write each report,
+    each results JSON and grades.csv (one row per student, one column per
+    task) to --out.
     """
     from compgraph.grading.api import GradingError, load_assignment
     from compgraph.grading.grader import grade as grade_one
@@ -60,7 +69,7 @@ def grade(submission, assignment_name, out, jobs, public, seed, sandbox_user, **
     except GradingError as error:
         raise click.BadParameter(str(error), param_hint="--assignment") from None
     chosen = _limits(limits, loaded)
-    if is_submission(submission, loaded):
+    if single or is_submission(submission, loaded):
         out = out or Path("results.json")
         result = grade_one(
             submission,
