@@ -8,6 +8,7 @@ suggests what to do. Keeping them here keeps ``graph.py`` about the graph.
 
 import difflib
 import functools
+import inspect
 import math
 
 import networkx as nx
@@ -75,13 +76,33 @@ def as_value(name, value):
 
 def check_arity(name, gate, count, connected=False):
     """Refuse a gate given more or fewer inputs than its ``forward`` takes."""
-    arity = gate_arity(gate)
-    if arity is not None and arity != count:
-        what = "is connected to" if connected else "was given"
-        raise GraphStructureError(
-            f"gate {name!r} ({type(gate).__name__}) takes {arity} input(s) but "
-            f"{what} {count}"
+    least = gate_arity(gate)
+    if least is None:
+        return  # forward(*inputs) takes any number
+    most = _most_inputs(gate)
+    if least <= count <= most:
+        return
+    takes = str(least) if least == most else f"{least} to {most}"
+    what = "is connected to" if connected else "was given"
+    raise GraphStructureError(
+        f"gate {name!r} ({type(gate).__name__}) takes {takes} input(s) but "
+        f"{what} {count}"
+    )
+
+
+_MOST: dict[type, int] = {}
+
+
+def _most_inputs(gate) -> int:
+    """How many inputs ``forward`` accepts, counting those with defaults."""
+    if type(gate) not in _MOST:
+        params = inspect.signature(gate.forward).parameters.values()
+        positional = (
+            inspect.Parameter.POSITIONAL_ONLY,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
         )
+        _MOST[type(gate)] = sum(p.kind in positional for p in params)
+    return _MOST[type(gate)]
 
 
 def check_gradients(name, gate, sources, sent, values):

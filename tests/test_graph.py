@@ -510,3 +510,24 @@ def test_without_check_finite_nan_flows_silently():
     g = ComputationalGraph()
     g.input("x").log()
     assert math.isnan(g.forward(x=-1.0))
+
+
+def test_a_gate_with_an_optional_input_takes_it_or_not():
+    class Offset(Gate):
+        def forward(self, x, shift=0.0):
+            return x + shift
+
+        def backward(self, upstream):
+            return (upstream,) if self.arity == 1 else (upstream, upstream)
+
+    g = ComputationalGraph()
+    x, s = g.input("x"), g.input("s")
+    one, two = Offset(), Offset()
+    one.arity, two.arity = 1, 2
+    g.output(g.add_gate(one, [x]) + g.add_gate(two, [x, s]))
+    assert g.forward(x=1.0, s=5.0) == 7.0
+    assert g.backward() == {"x": 2.0, "s": 1.0}
+    with pytest.raises(
+        GraphStructureError, match=r"takes 1 to 2 input\(s\) but was given 3"
+    ):
+        g.add_gate(Offset(), [x, s, x])
