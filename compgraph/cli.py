@@ -15,6 +15,9 @@ COMMANDS = {
     "demo": "compgraph.cli:demo",
     "grade": "compgraph.grading.cli:grade",
     "assignment": "compgraph.grading.cli:assignment",
+    "train": "compgraph.train_cli:train",
+    "evaluate": "compgraph.train_cli:evaluate",
+    "predict": "compgraph.train_cli:predict",
 }
 
 
