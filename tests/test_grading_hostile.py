@@ -239,3 +239,18 @@ def test_the_class_finishes_and_every_student_gets_a_row(graded):
     assert rows[0].startswith("student,AddGate.forward,AddGate.backward")
     missing = next(r for r in rows if r.startswith("missing_class,"))
     assert missing.split(",")[1:17] == ["1"] * 10 + ["0"] * 5 + ["10"]
+
+
+def test_a_crash_in_one_task_restarts_the_process_for_the_others():
+    full = load_assignment("gates")
+    order = ("MaxGate", "AddGate")
+    tasks = [t for gate in order for t in full.tasks if t.target == gate]
+    crashing_first = Assignment(
+        "two", "Max, Add", "my_gates.py", tasks, full.blocked, full.allowed
+    )
+    result = grade(FIXTURES / "crash_in_forward.py", crashing_first, LIMITS, seed=7)
+    tasks = {t.name: t for t in result.tasks}
+    assert tasks["MaxGate.forward"].output == (
+        "the submission's process exited with code 3 while grading MaxGate.forward"
+    )
+    assert scores_by_gate(result) == {"MaxGate": 0.0, "AddGate": 5.0}
