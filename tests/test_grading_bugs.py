@@ -194,6 +194,19 @@ def test_planted_graph_bug_loses_exactly_its_tasks(tmp_path, bug):
     result = grade(submission, "graph", LIMITS, seed=3)
     assert lost_tasks(result) == sorted(expected)
     assert result.score == result.max_score - 2 * len(expected)
+    feedback = {t.name: t.output for t in result.tasks}
+    if bug == "overwrite_instead_of_add_at_fan_out":
+        # C02: f = x * x at x = 3; overwriting instead of adding gives 3.
+        assert feedback["graph.fan_out"] == (
+            "graph 'f = x * x' at x = 3: gradient of 'x': expected 6, received 3 "
+            "(relative error 0.5)"
+        )
+    if bug == "backward_in_forward_order":
+        # C19: df/dx = -4 in the lecture's first circuit.
+        assert feedback["graph.lecture_backward"].startswith(
+            "graph 'f = (x + y) * z' at x = -2, y = 5, z = -4: gradient of 'x': "
+            "expected -4, received 0"
+        )
 
 
 def test_recursive_backward_fails_deep_graphs_and_shared_subgraphs(tmp_path):

@@ -57,7 +57,8 @@ def compare(expected, received, tolerance: float = TOLERANCE) -> str | None:
     index = np.unravel_index(int(np.argmax(errors)), errors.shape)
     where = f"at index {tuple(int(i) for i in index)}: " if want.ndim else ""
     return (
-        f"{where}expected {want[index]:.10g}, received {got[index]:.10g} "
+        # Adding 0.0 turns -0.0 into 0.0, which reads better in feedback.
+        f"{where}expected {want[index] + 0.0:.10g}, received {got[index] + 0.0:.10g} "
         f"(relative error {errors[index]:.3g})"
     )
 
