@@ -134,13 +134,19 @@ def _matches(name, prefixes):
 def _limit(config):
     """Lower this process's limits before any student code runs."""
     megabytes = config["memory_mb"] * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (megabytes, megabytes))
-    cpu = config["cpu_seconds"]
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    cpu, cap = config["cpu_seconds"], config["output_bytes"]
+    limits = [
+        (resource.RLIMIT_AS, (megabytes, megabytes)),
+        (resource.RLIMIT_CPU, (cpu, cpu + 1)),
+        (resource.RLIMIT_FSIZE, (cap, cap)),
+    ]
+    for which, values in limits:
+        try:
+            resource.setrlimit(which, values)
+        except (ValueError, OSError):  # macOS refuses RLIMIT_AS; Linux does not
+            pass
     # Writing past the cap fails with EFBIG instead of killing the process,
     # so a flood ends the offending call with an error the grader can name.
-    cap = config["output_bytes"]
-    resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     user = config.get("user")
     if user is not None and os.geteuid() == 0:
