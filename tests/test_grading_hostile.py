@@ -233,7 +233,7 @@ def test_the_grader_can_be_interrupted_cleanly(three_gates, tmp_path):
 def test_the_class_finishes_and_every_student_gets_a_row(graded):
     results, elapsed, out = graded
     assert sorted(results) == sorted(Path(n).stem for n in CLASS)
-    assert elapsed < 60
+    assert elapsed < 150  # generous: the point is that it finishes
     rows = (out / "grades.csv").read_text().splitlines()
     assert len(rows) == 1 + len(CLASS)
     assert rows[0].startswith("student,AddGate.forward,AddGate.backward")
