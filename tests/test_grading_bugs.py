@@ -137,6 +137,11 @@ LAYER_BUGS = {
         "dx = self.inv * dxhat",
         ["BatchNormGate.backward", "BatchNormGate.gradcheck", "BatchNormGate.hidden"],
     ),
+    "dropout_ignores_evaluation_mode": (
+        "        if not self.training:",
+        "        if False:",
+        ["DropoutGate.hidden"],
+    ),
     "max_pool_full_gradient_to_every_tied_maximum": (
         "share = winners / winners.sum(axis=(2, 3), keepdims=True)",
         "share = winners * 1.0",

@@ -84,7 +84,7 @@ class GateTask(Task):
     # -- the checks ------------------------------------------------------------
 
     def _check_forward(self, session, cases):
-        results = self._request(session, [{"f": _enc(c.inputs)} for c in cases])
+        results = self._request(session, [_fwd(c) for c in cases])
         for case, result in zip(cases, results):
             problem = compare(
                 self._reference(case).forward(*_copy(case.inputs)), _out(result)
@@ -95,7 +95,7 @@ class GateTask(Task):
     def _check_backward(self, session, cases, forward_too=False):
         calls = []
         for case in cases:
-            calls += [{"f": _enc(case.inputs)}, {"b": encode(case.upstream)}]
+            calls += [_fwd(case), {"b": encode(case.upstream)}]
         results = self._request(session, calls)
         for k, case in enumerate(cases):
             reference = self._reference(case)
@@ -116,10 +116,10 @@ class GateTask(Task):
 
     def _check_gradcheck(self, session, cases):
         for case in cases:
-            calls = [{"f": _enc(case.inputs)}, {"b": encode(case.upstream)}]
+            calls = [_fwd(case), {"b": encode(case.upstream)}]
             points = list(_perturbations(case.inputs))
             for _, _, plus, minus, _ in points:
-                calls += [{"f": _enc(plus)}, {"f": _enc(minus)}]
+                calls += [_fwd(case, plus), _fwd(case, minus)]
             results = self._request(session, calls)
             analytic = _grads(results[1])
             if len(analytic) != len(case.inputs):
@@ -160,7 +160,7 @@ class GateTask(Task):
         problems = []
         results = self._request(
             session,
-            [{"f": _enc(first.inputs)}, {"b": encode(first.upstream)}],
+            [_fwd(first), {"b": encode(first.upstream)}],
             fresh=False,
         )
         forward, backward = results
@@ -178,8 +178,8 @@ class GateTask(Task):
         stale = self._request(
             session,
             [
-                {"f": _enc(second.inputs)},
-                {"f": _enc(first.inputs)},
+                _fwd(second),
+                _fwd(first),
                 {"b": encode(first.upstream)},
             ],
             fresh=False,
@@ -351,6 +351,14 @@ def _random_like(output, rng):
 
 def _copy(inputs):
     return [np.copy(v) if isinstance(v, np.ndarray) else v for v in inputs]
+
+
+def _fwd(case, inputs=None):
+    """A forward call on ``inputs`` (the case's own by default), in its mode."""
+    call = {"f": _enc(case.inputs if inputs is None else inputs)}
+    if case.training is not None:
+        call["t"] = bool(case.training)
+    return call
 
 
 def _enc(inputs):

@@ -254,6 +254,8 @@ def _gate_request(request, namespace):
                 step = "__init__"
                 if request.get("fresh"):
                     gate = make()
+                if "t" in call:
+                    gate.training = call["t"]
                 step = "forward"
                 inputs = [decode(v) for v in call["f"]]
                 copies = [np.copy(v) for v in inputs]

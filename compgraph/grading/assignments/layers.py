@@ -49,9 +49,10 @@ GATES = [
     (
         "DropoutGate",
         DropoutGate,
-        "Graded in training mode. Create self.rng = np.random.default_rng(seed) "
-        "in __init__ and draw each forward's mask as\n"
-        "self.rng.random(x.shape) >= p, scaled by 1 / (1 - p).",
+        "Create self.rng = np.random.default_rng(seed) in __init__; in training "
+        "(self.training True) draw each forward's mask as "
+        "self.rng.random(x.shape) >= p, scaled by 1 / (1 - p); in evaluation "
+        "the gate is the identity.",
     ),
 ]
 
@@ -124,7 +125,11 @@ def _cases():
         ),
         "DropoutGate": (
             [Case(a(4, 5))],
-            [Random((3, 6)), Case(a(2, 3, 2))],
+            [
+                Random((3, 6)),
+                Case(a(2, 3, 2)),
+                Case(a(2, 3), training=False, label="evaluation"),
+            ],
         ),
     }
 

@@ -167,7 +167,10 @@ class DropoutGate(Gate):
         self.rng = np.random.default_rng(seed)
 
     def forward(self, x):
-        self.mask = (self.rng.random(x.shape) >= self.p) / (1.0 - self.p)
+        if not self.training:
+            self.mask = np.ones_like(x)
+        else:
+            self.mask = (self.rng.random(x.shape) >= self.p) / (1.0 - self.p)
         return x * self.mask
 
     def backward(self, upstream):
