@@ -8,10 +8,17 @@ expected and received values and the relative error when they do not.
 
 import numpy as np
 
-from compgraph.gradcheck import relative_error
+from compgraph.gradcheck import STEP, relative_error
 from compgraph.trace import format_value
 
-__all__ = ["TOLERANCE", "describe", "compare", "compare_gradients"]
+__all__ = [
+    "TOLERANCE",
+    "describe",
+    "compare",
+    "compare_gradients",
+    "contract_problems",
+    "perturbations",
+]
 
 #: Worst relative error accepted between a submission and the reference.
 TOLERANCE = 1e-6
@@ -75,3 +82,56 @@ def compare_gradients(expected, received, inputs) -> str | None:
         if problem is not None:
             return f"gradient of input {port} ({describe(inputs[port])}): {problem}"
     return None
+
+
+def contract_problems(case, grads, answer) -> list[str]:
+    """What a gate's backward broke of the contract, from the sandbox's answer."""
+    problems = []
+    if len(grads) != len(case.inputs):
+        count = len(case.inputs)
+        problems.append(
+            f"backward returned {len(grads)} gradient(s) for {count} input(s)"
+        )
+    for port, (value, grad) in enumerate(zip(case.inputs, grads)):
+        integer = isinstance(value, np.ndarray) and value.dtype.kind in "iu"
+        if grad is None and not integer:
+            problems.append(f"gradient of float input {port} is None")
+        elif grad is not None and np.shape(grad) != np.shape(value):
+            problems.append(
+                f"gradient of input {port} has shape {np.shape(grad)}, but the input "
+                f"has shape {np.shape(value)} (sum broadcast gradients back)"
+            )
+    if answer.get("inputs_mutated"):
+        problems.append(f"backward modified input(s) {answer['inputs_mutated']}")
+    if answer.get("upstream_mutated"):
+        problems.append("backward modified the upstream gradient")
+    if answer.get("forward_calls"):
+        problems.append(
+            f"backward called forward {answer['forward_calls']} time(s) instead of "
+            "using the cache"
+        )
+    return problems
+
+
+def perturbations(inputs):
+    """``(port, index, inputs + h e_i, inputs - h e_i, width)`` for float inputs.
+
+    ``width`` is the distance between the two points as floats hold them,
+    not ``2h``: next to a large value such as ``1e8`` a step of ``1e-6`` is
+    rounded to a multiple of the spacing of floats there.
+    """
+    for port, value in enumerate(inputs):
+        if isinstance(value, np.ndarray) and value.dtype.kind != "f":
+            continue
+        for index in np.ndindex(np.shape(value)):
+            shifted, ends = [], []
+            for step in (STEP, -STEP):
+                moved = [np.copy(v) if isinstance(v, np.ndarray) else v for v in inputs]
+                if np.ndim(value):
+                    moved[port][index] += step
+                    ends.append(float(moved[port][index]))
+                else:
+                    moved[port] = value + step
+                    ends.append(moved[port])
+                shifted.append(moved)
+            yield port, index, *shifted, ends[0] - ends[1]

@@ -18,9 +18,15 @@ import copy
 
 import numpy as np
 
-from compgraph.gradcheck import FAIL, STEP, relative_error
+from compgraph.gradcheck import FAIL, relative_error
 from compgraph.grading.api import HIDDEN, VISIBLE, Case, Outcome, Task, TaskFailure
-from compgraph.grading.checks import compare, compare_gradients, describe
+from compgraph.grading.checks import (
+    compare,
+    compare_gradients,
+    contract_problems,
+    describe,
+    perturbations,
+)
 from compgraph.grading.runner import decode, encode
 
 __all__ = ["GateTask", "gate_tasks", "CHECKS"]
@@ -117,7 +123,7 @@ class GateTask(Task):
     def _check_gradcheck(self, session, cases):
         for case in cases:
             calls = [_fwd(case), {"b": encode(case.upstream)}]
-            points = list(_perturbations(case.inputs))
+            points = list(perturbations(case.inputs))
             for _, _, plus, minus, _ in points:
                 calls += [_fwd(case, plus), _fwd(case, minus)]
             results = self._request(session, calls)
@@ -172,7 +178,7 @@ class GateTask(Task):
                 "gradient per input (wrap a single gradient as (grad,))"
             )
         else:
-            problems += _contract_problems(first, _grads(backward), backward)
+            problems += contract_problems(first, _grads(backward), backward)
         # The same gate, fed twice, must give what a fresh gate gives after
         # one forward: backward reads the cache of the latest forward.
         stale = self._request(
@@ -245,34 +251,6 @@ class GateTask(Task):
         return results
 
 
-def _contract_problems(case, grads, answer):
-    problems = []
-    if len(grads) != len(case.inputs):
-        count = len(case.inputs)
-        problems.append(
-            f"backward returned {len(grads)} gradient(s) for {count} input(s)"
-        )
-    for port, (value, grad) in enumerate(zip(case.inputs, grads)):
-        integer = isinstance(value, np.ndarray) and value.dtype.kind in "iu"
-        if grad is None and not integer:
-            problems.append(f"gradient of float input {port} is None")
-        elif grad is not None and np.shape(grad) != np.shape(value):
-            problems.append(
-                f"gradient of input {port} has shape {np.shape(grad)}, but the input "
-                f"has shape {np.shape(value)} (sum broadcast gradients back)"
-            )
-    if answer.get("inputs_mutated"):
-        problems.append(f"backward modified input(s) {answer['inputs_mutated']}")
-    if answer.get("upstream_mutated"):
-        problems.append("backward modified the upstream gradient")
-    if answer.get("forward_calls"):
-        problems.append(
-            f"backward called forward {answer['forward_calls']} time(s) instead of "
-            "using the cache"
-        )
-    return problems
-
-
 def gate_tasks(
     gate: str,
     reference: type,
@@ -318,30 +296,6 @@ def _all_arrays(case) -> bool:
     return isinstance(case, Case) and all(
         isinstance(v, np.ndarray) for v in case.inputs
     )
-
-
-def _perturbations(inputs):
-    """``(port, index, inputs + h e_i, inputs - h e_i, width)`` for float inputs.
-
-    ``width`` is the distance between the two points as floats hold them,
-    not ``2h``: next to a large value such as ``1e8`` a step of ``1e-6`` is
-    rounded to a multiple of the spacing of floats there.
-    """
-    for port, value in enumerate(inputs):
-        if isinstance(value, np.ndarray) and value.dtype.kind != "f":
-            continue
-        for index in np.ndindex(np.shape(value)):
-            shifted, ends = [], []
-            for step in (STEP, -STEP):
-                moved = list(_copy(inputs))
-                if np.ndim(value):
-                    moved[port][index] += step
-                    ends.append(float(moved[port][index]))
-                else:
-                    moved[port] = value + step
-                    ends.append(moved[port])
-                shifted.append(moved)
-            yield port, index, *shifted, ends[0] - ends[1]
 
 
 def _random_like(output, rng):
