@@ -113,7 +113,7 @@ def mlp(
     n_classes,
     *,
     hidden=(128, 64),
-    weight_decay=1e-4,
+    weight_decay=1e-3,
     seed=0,
     with_loss=True,
 ):
@@ -217,7 +217,7 @@ DEFAULTS = {
         batch_size=32,
         lr=3e-3,
         optimizer="adam",
-        weight_decay=1e-4,
+        weight_decay=1e-3,
         schedule="cosine",
     ),
     "convnet": dict(
