@@ -484,8 +484,8 @@ def _claim_folder(folder: Path):
     taken = [n for n in (CONFIG, CHECKPOINT, METRICS_CSV) if (folder / n).exists()]
     if taken:
         raise TrainingError(
-            f"{str(folder)!r} already holds a run ({taken[0]}); pass resume to "
-            "continue it, or choose another output folder"
+            f"{str(folder)!r} already holds a run ({taken[0]}); resume it "
+            "(--resume) or choose another output folder (--out)"
         )
     folder.mkdir(parents=True, exist_ok=True)
 

@@ -132,8 +132,10 @@ def train(
         ctx.exit(130)
     except DivergedError as error:
         reporter.close()
+        kept = error.epoch - 1
+        what = f"epoch {kept}" if kept else "the initial parameters"
         raise click.ClickException(
-            f"{error}; the checkpoint of epoch {error.epoch - 1} is kept in "
+            f"{error}; the last good checkpoint ({what}) is kept in "
             f"{Path(out) / CHECKPOINT}"
         ) from None
     except CompGraphError as error:
@@ -202,9 +204,9 @@ def format_confusion(counts: np.ndarray) -> str:
 
     >>> print(format_confusion(np.array([[3, 1], [0, 4]])))
     confusion matrix (rows: true class, columns: predicted)
-         0   1
-    0    3   1
-    1    .   4
+         0  1
+    0    3  1
+    1    .  4
     """
     width = max(3, len(str(counts.max())) + 1)
     lines = ["confusion matrix (rows: true class, columns: predicted)"]
