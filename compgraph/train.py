@@ -419,11 +419,11 @@ def _train_epoch(model, optimizer, x, y, config, epoch, shuffle, reporter):
     starts = range(0, len(y), config.batch_size)
     reporter.epoch_start(epoch, len(starts))
     total = 0.0
-    for batch, start in enumerate(starts, start=1):
-        chosen = order[start : start + config.batch_size]
-        # Overflow on the way to a NaN is expected with too high a learning
-        # rate; it is reported below as one error naming epoch and batch.
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    # Overflow on the way to a NaN is expected with too high a learning rate;
+    # it is reported below as one error naming the epoch and the batch.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for batch, start in enumerate(starts, start=1):
+            chosen = order[start : start + config.batch_size]
             loss = float(graph.forward(**model.feed(x[chosen], y[chosen])))
             if not math.isfinite(loss):
                 raise DivergedError(
@@ -434,8 +434,8 @@ def _train_epoch(model, optimizer, x, y, config, epoch, shuffle, reporter):
                 )
             graph.backward()
             optimizer.step()
-        total += loss * len(chosen)
-        reporter.batch_end(epoch, batch, loss)
+            total += loss * len(chosen)
+            reporter.batch_end(epoch, batch, loss)
     return total / len(y)
 
 
@@ -463,12 +463,13 @@ def _model_for(config, data) -> Model:
 
 
 def _optimizer(config, model):
-    # The weight decay is the model's L2 penalty, a node of the loss graph,
-    # so the optimizers themselves get none.
+    # The linear models' weight decay is a penalty node of the loss graph;
+    # the deep ones ask the optimizer for it (model.optimizer_weight_decay).
+    decay = model.optimizer_weight_decay
     if config.optimizer == "adam":
-        return optim.Adam(model.graph, lr=config.lr)
+        return optim.Adam(model.graph, lr=config.lr, weight_decay=decay)
     momentum = config.momentum if config.optimizer == "momentum" else 0.0
-    return optim.SGD(model.graph, lr=config.lr, momentum=momentum)
+    return optim.SGD(model.graph, lr=config.lr, momentum=momentum, weight_decay=decay)
 
 
 def _schedule(config, optimizer):
