@@ -280,11 +280,12 @@ def _finish(name, g, scores, loss_layer, weight_decay, with_loss, input_shape):
     if not with_loss:
         g.output(scores)
         return Model(name, g, "images", None, "scores", None, tuple(input_shape))
-    data_loss = g.rename(loss_layer(scores, g.input("labels")), "data_loss")
+    data_loss = loss_layer(scores, g.input("labels"))
     if weight_decay:
+        g.rename(data_loss, "data_loss")
         penalty = g.rename(nn.l2_penalty(g, weight_decay), "penalty")
         loss = g.rename(data_loss + penalty, "loss")
     else:
-        loss = g.rename(data_loss + 0.0, "loss")  # the same node names either way
+        loss = g.rename(data_loss, "loss")  # no penalty: the data loss is the loss
     g.output(loss)
     return Model(name, g, "images", "labels", "scores", "loss", tuple(input_shape))

@@ -432,7 +432,8 @@ def _train_epoch(model, optimizer, x, y, config, epoch, shuffle, reporter):
                     epoch,
                     batch,
                 )
-            graph.backward()
+            for _ in graph.backward_steps():  # backward() without its dict
+                pass
             optimizer.step()
             total += loss * len(chosen)
             reporter.batch_end(epoch, batch, loss)
