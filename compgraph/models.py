@@ -282,7 +282,7 @@ def _finish(name, g, scores, loss_layer, weight_decay, with_loss, input_shape):
         return Model(name, g, "images", None, "scores", None, tuple(input_shape))
     data_loss = loss_layer(scores, g.input("labels"))
     if weight_decay:
-        g.rename(data_loss, "data_loss")
+        data_loss = g.rename(data_loss, "data_loss")
         penalty = g.rename(nn.l2_penalty(g, weight_decay), "penalty")
         loss = g.rename(data_loss + penalty, "loss")
     else:

@@ -22,6 +22,8 @@ def test_model_gives_scores_per_class_and_a_scalar_loss(name):
 
     assert np.ndim(loss) == 0 and loss > 0
     assert model.graph.value(model.scores).shape == (6, 10)
+    # every node is a proper leaf or gate: no stray node from a stale handle
+    assert all("kind" in d for _, d in model.graph.dag.nodes(data=True))
     assert model.graph.output().name == model.loss
 
 
