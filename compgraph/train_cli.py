@@ -17,6 +17,7 @@ from compgraph.train import (
     CHECKPOINT,
     CURVES,
     OPTIMIZERS,
+    SCHEDULES,
     DivergedError,
     Reporter,
     TrainConfig,
@@ -68,8 +69,15 @@ def _defaults_help(option: str) -> str:
 @click.option(
     "--weight-decay",
     type=click.FloatRange(min=0),
-    help="Strength of the L2 penalty on the weights, a node of the loss graph "
-    f"[{_defaults_help('weight_decay')}].",
+    help="L2 regularization: for linear-svm and softmax the strength of a "
+    "penalty node wd * sum(W**2) in the loss graph; for mlp and convnet the "
+    f"optimizer's weight decay [{_defaults_help('weight_decay')}].",
+)
+@click.option(
+    "--schedule",
+    type=click.Choice(SCHEDULES),
+    help="Learning rate per epoch: constant, or cosine (down to 0 at the last "
+    f"epoch) [{_defaults_help('schedule')}].",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option(
@@ -89,6 +97,7 @@ def train(
     lr,
     optimizer,
     weight_decay,
+    schedule,
     seed,
     out,
     resume,
@@ -110,6 +119,7 @@ def train(
         lr=lr,
         optimizer=optimizer,
         weight_decay=weight_decay,
+        schedule=schedule,
         seed=seed,
     )
     if resume:
