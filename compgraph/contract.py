@@ -206,8 +206,13 @@ def unknown_input_message(graph, name, expected) -> str:
     )
 
 
-def unknown_node_message(name, names) -> str:
-    """No node ``name``; suggest the closest existing one."""
+def unknown_node_message(name, names, renamed=None) -> str:
+    """No node ``name``; say what it was renamed to, or suggest the closest one."""
+    if renamed and name in renamed:
+        return (
+            f"the graph has no node named {name!r}: it was renamed to "
+            f"{renamed[name]!r}; use the handle that rename returned"
+        )
     close = difflib.get_close_matches(str(name), map(str, names), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"the graph has no node named {name!r}{hint}"

@@ -61,7 +61,7 @@ class ComputationalGraph:
         self._values, self._grads = {}, {}
         self._output = self._last_gate = None
         self._counter = itertools.count()
-        self._name_counters = {}
+        self._name_counters, self._renamed = {}, {}
         self._ref = weakref.ref(self)  # what a placed gate remembers of us
         # Cached until the graph changes: the gates as (node, gate, input
         # names) in topological order, that order, and the leaves by kind.
@@ -122,6 +122,9 @@ class ComputationalGraph:
             return Node(self, old)
         contract.check_name_free(self, new_name)
         nx.relabel_nodes(self.dag, {old: new_name}, copy=False)
+        self._renamed[old] = new_name
+        if isinstance(node, Node):
+            node.name = new_name  # the caller's handle follows the node
         for table in (self._values, self._grads):
             if old in table:
                 table[new_name] = table.pop(old)
@@ -365,12 +368,13 @@ class ComputationalGraph:
     def _name_of(self, node) -> str:
         if isinstance(node, Node):
             contract.check_same_graph(self, node)
-            return node.name
+            node = node.name  # checked too: a handle may outlive a rename
         return self._require_node(node)
 
     def _require_node(self, name) -> str:
         if name not in self.dag:
-            raise GraphStructureError(contract.unknown_node_message(name, self.dag))
+            message = contract.unknown_node_message(name, self.dag, self._renamed)
+            raise GraphStructureError(message)
         return name
 
     def _nodes_of(self, kinds):

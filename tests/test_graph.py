@@ -531,3 +531,27 @@ def test_a_gate_with_an_optional_input_takes_it_or_not():
         GraphStructureError, match=r"takes 1 to 2 input\(s\) but was given 3"
     ):
         g.add_gate(Offset(), [x, s, x])
+
+
+def test_rename_updates_the_handle_it_was_given():
+    g = ComputationalGraph()
+    x, y = g.input("x"), g.input("y")
+    s = x + y
+    g.rename(s, "s")
+    assert s.name == "s"
+    s * y  # no stray node named after the old name
+    assert g.nodes() == ["x", "y", "s", "multiply1"]
+    assert all("kind" in d for _, d in g.dag.nodes(data=True))
+
+
+def test_a_stale_handle_after_rename_is_refused_naming_the_new_name():
+    g = ComputationalGraph()
+    x, y = g.input("x"), g.input("y")
+    s = x + y
+    stale = g["add1"]
+    g.rename(s, "s")
+    with pytest.raises(
+        GraphStructureError, match="no node named 'add1': it was renamed to 's'"
+    ):
+        stale * y
+    assert g.nodes() == ["x", "y", "s"]
