@@ -23,7 +23,7 @@ SIGMOID_NEURON_INPUTS = {"w0": 2.0, "x0": -1.0, "w1": -3.0, "x1": -2.0, "w2": -3
 
 
 def first_circuit() -> ComputationalGraph:
-    """``f = (x + y) * z``, with the intermediate ``q = x + y`` named as on the slide."""
+    """``f = (x + y) * z``, with ``q = x + y`` named as on the slide."""
     g = ComputationalGraph()
     x, y, z = g.input("x"), g.input("y"), g.input("z")
     q = g.rename(x + y, "q")
