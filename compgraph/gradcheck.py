@@ -7,6 +7,13 @@ gradient passes when its worst relative error is below ``1e-7``, fails above
 judged: a *vacuous* check, where both gradients are nearly zero and agreeing
 proves little, and a step that crosses a *kink* (relu, max, abs), where the
 one-sided slopes differ and no finite difference is reliable.
+
+"Nearly zero" is measured against what a centered difference can resolve.
+Rounding leaves an error of about ``eps * S / h`` in each numerical
+gradient, where ``S`` is the size of the function's terms (``sum |u * f|``
+for upstream ``u``); a component smaller than ``NOISE_MARGIN`` times that
+noise is judged by its absolute difference against that floor, so rounding
+alone never fails a check, while a mistake larger than the floor still does.
 """
 
 import warnings
@@ -22,6 +29,7 @@ __all__ = [
     "FAIL",
     "numerical_gradient",
     "relative_error",
+    "noise_floor",
     "check_gate",
     "check_graph",
     "first_failure",
@@ -33,21 +41,38 @@ __all__ = [
 
 PASS, FAIL = 1e-7, 1e-4
 STEP = 1e-6
-# Below this size a gradient counts as zero when judging relative error.
+# The smallest floor: below it a gradient counts as zero whatever the scale.
 ZERO = 1e-8
+# How far above the rounding noise a component must be to be judged relatively;
+# noise / floor is then 1e-5, between PASS and FAIL: never a failure by itself.
+NOISE_MARGIN = 1e5
 
 
-def relative_error(analytic, numeric):
-    """Elementwise ``|a - n| / max(|a|, |n|)``, measured against ``ZERO`` near 0.
+def relative_error(analytic, numeric, floor: float = ZERO):
+    """Elementwise ``|a - n| / max(|a|, |n|, floor)``: relative, but not near 0.
 
     >>> float(relative_error(2.0, 1.0))
     0.5
-    >>> float(relative_error(0.0, 1e-12)) < 1e-3  # measured against ZERO, not 1e-12
+    >>> float(relative_error(0.0, 1e-12)) < 1e-3  # against the floor, not 1e-12
     True
     """
     a, n = np.asarray(analytic, dtype=float), np.asarray(numeric, dtype=float)
-    scale = np.maximum(np.maximum(np.abs(a), np.abs(n)), ZERO)
+    scale = np.maximum(np.maximum(np.abs(a), np.abs(n)), floor)
     return np.abs(a - n) / scale
+
+
+def noise_floor(terms, h: float = STEP) -> float:
+    """Smallest gradient a centered difference resolves for a function of ``terms``.
+
+    ``terms`` are the summands of the checked function (upstream times
+    output); rounding them leaves about ``eps * sum |terms| / h`` in each
+    numerical gradient.
+
+    >>> round(noise_floor(np.array([3000.0, -1e-3])), 3)
+    0.067
+    """
+    size = float(np.sum(np.abs(np.asarray(terms, dtype=float))))
+    return max(ZERO, NOISE_MARGIN * float(np.finfo(float).eps) * size / h)
 
 
 def numerical_gradient(f, x, h: float = STEP):
@@ -86,10 +111,11 @@ class InputCheck:
     analytic: np.ndarray
     numeric: np.ndarray
     kinks: np.ndarray
+    floor: float = ZERO
     errors: np.ndarray = field(init=False)
 
     def __post_init__(self):
-        self.errors = relative_error(self.analytic, self.numeric)
+        self.errors = relative_error(self.analytic, self.numeric, self.floor)
 
     @property
     def worst_index(self) -> tuple:
@@ -111,7 +137,7 @@ class InputCheck:
             return "kink"
         if bad.any():
             return "fail"
-        if max(np.abs(self.analytic).max(), np.abs(self.numeric).max()) < ZERO:
+        if max(np.abs(self.analytic).max(), np.abs(self.numeric).max()) < self.floor:
             return "vacuous"
         return "pass" if self.worst_error < PASS else "doubtful"
 
@@ -228,7 +254,8 @@ def check_gate(gate, *inputs, upstream=None, seed: int = 0, h: float = STEP):
 
         numeric, kinks = numerical_gradient(f, value, h)
         got = np.asarray(analytic[port], dtype=float)
-        checks.append(InputCheck(f"x{port}", got, numeric, kinks))
+        floor = noise_floor(upstream * np.asarray(output, dtype=float), h)
+        checks.append(InputCheck(f"x{port}", got, numeric, kinks, floor))
     gate.forward(*values)  # leave the cache as the analytic pass saw it
     return GradientReport(f"{type(gate).__name__}", checks)
 
@@ -336,19 +363,23 @@ def graph_jacobian(graph, wrt: str, h: float = STEP, **inputs):
 
 
 def _check_leaves(graph, upstream, h, inputs):
+    weights = 1.0 if upstream is None else upstream
+    output = graph.value(graph.output().name)
+    floor = noise_floor(weights * np.asarray(output, dtype=float), h)
     checks = []
     for name, grad in graph.backward(upstream).items():
         value = graph.value(name)
         if not _differentiable(value):
             continue
 
-        def f(x, name=name, weights=1.0 if upstream is None else upstream):
+        def f(x, name=name):
             out = _run_with(graph, name, x, inputs)
             return float(np.sum(weights * np.asarray(out)))
 
         numeric, kinks = numerical_gradient(f, value, h)
         _run_with(graph, name, value, inputs)
-        checks.append(InputCheck(name, np.asarray(grad, dtype=float), numeric, kinks))
+        grad = np.asarray(grad, dtype=float)
+        checks.append(InputCheck(name, grad, numeric, kinks, floor))
     return checks
 
 

@@ -177,3 +177,35 @@ def test_check_graph_takes_inputs_named_like_its_options_as_a_dict():
     gate_reports, report = check_graph(g, {"h": 0.3, "seed": -1.2})
     assert report.passed and set(report.checks[i].name for i in (0, 1)) == {"h", "seed"}
     assert g.grad("h") == pytest.approx(-1.2 * (1 - np.tanh(-0.36) ** 2))
+
+
+class _ScaledMultiply(MultiplyGate):
+    """x * y whose backward for y is off by 1%, to prove the check still bites."""
+
+    def backward(self, upstream):
+        dx, dy = super().backward(upstream)
+        return dx, 1.01 * dy
+
+
+def test_tiny_correct_gradient_next_to_a_large_output_is_not_failed():
+    # f = sum(u * x * y) is about 3000, so a centered difference carries
+    # rounding noise near eps * 3000 / h ~ 1e-6: the tiny true gradient
+    # u * 2e-6 of y[1] cannot be resolved, and must not be called wrong.
+    x, y = np.array([1000.0, 2e-6]), np.array([3.0, 1.7e-3])
+    report = check_gate(MultiplyGate(), x, y, upstream=np.array([1.0, 0.7]))
+    assert report.passed, str(report)
+    assert report["x1"].verdict in ("pass", "doubtful")
+
+
+def test_noise_floor_still_fails_a_wrong_gradient():
+    x, y = np.array([1000.0, 2e-6]), np.array([3.0, 1.7e-3])
+    report = check_gate(_ScaledMultiply(), x, y, upstream=np.array([1.0, 0.7]))
+    assert report["x1"].verdict == "fail"
+    assert report["x0"].verdict in ("pass", "doubtful")
+
+
+def test_gradients_below_the_noise_floor_everywhere_are_vacuous():
+    # Both gradients are rounding noise of an O(1) output: nothing to judge.
+    report = check_gate(MultiplyGate(), np.array([1.0, 2.0]), np.array([1e-13, 0.0]))
+    assert report["x0"].verdict == "vacuous"
+    assert report["x1"].verdict == "pass"
