@@ -10,6 +10,8 @@
 {'x': -4.0, 'y': -4.0, 'z': 3.0}
 """
 
+from compgraph import io, nn, optim
+from compgraph.draw import Drawing, to_dot
 from compgraph.errors import (
     BackwardBeforeForwardError,
     CompGraphError,
@@ -26,7 +28,9 @@ from compgraph.errors import (
     UnknownInputError,
 )
 from compgraph.graph import ComputationalGraph
+from compgraph.io import ParameterFileError, load_parameters, save_parameters
 from compgraph.node import Node
+from compgraph.stepper import Stepper
 from compgraph.trace import BackwardStep, ForwardStep, Trace
 
 __all__ = [
@@ -35,6 +39,15 @@ __all__ = [
     "ForwardStep",
     "BackwardStep",
     "Trace",
+    "Stepper",
+    "Drawing",
+    "to_dot",
+    "nn",
+    "optim",
+    "io",
+    "save_parameters",
+    "load_parameters",
+    "ParameterFileError",
     "CompGraphError",
     "GraphStructureError",
     "CycleError",
