@@ -44,20 +44,16 @@ from gates.losses import (
     SoftmaxGate,
 )
 from gates.normalization import BatchNormGate, DropoutGate
-from gates.tensor import (
-    AffineGate,
+from gates.shape import (
     BroadcastGate,
     ConcatGate,
-    EmbeddingGate,
     FlattenGate,
     IndexGate,
-    MatMulGate,
-    MeanGate,
     NarrowGate,
     ReshapeGate,
-    SumGate,
     TransposeGate,
 )
+from gates.tensor import AffineGate, EmbeddingGate, MatMulGate, MeanGate, SumGate
 
 __all__ = [
     # the contract

@@ -9,20 +9,16 @@ from hypothesis.extra.numpy import array_shapes
 
 from compgraph import ComputationalGraph
 from compgraph.gradcheck import check_gate, check_graph
-from gates.tensor import (
-    AffineGate,
+from gates.shape import (
     BroadcastGate,
     ConcatGate,
-    EmbeddingGate,
     FlattenGate,
     IndexGate,
-    MatMulGate,
-    MeanGate,
     NarrowGate,
     ReshapeGate,
-    SumGate,
     TransposeGate,
 )
+from gates.tensor import AffineGate, EmbeddingGate, MatMulGate, MeanGate, SumGate
 
 seeds = st.integers(0, 2**32 - 1)
 shapes = array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4)

@@ -15,7 +15,7 @@ from gates.activations import (
 )
 from gates.conv import AvgPool2dGate, MaxPool2dGate
 from gates.losses import LogSoftmaxGate, SoftmaxGate
-from gates.tensor import FlattenGate
+from gates.shape import FlattenGate
 
 __all__ = [
     "ReLU",

@@ -2,7 +2,7 @@
 
 from compgraph.errors import GateReuseError
 from compgraph.nn.base import Layer
-from gates.tensor import NarrowGate
+from gates.shape import NarrowGate
 
 __all__ = ["Sequential", "Split", "split"]
 
