@@ -30,16 +30,18 @@ from gates.arithmetic import (
 )
 from gates.base import Gate, gate_arity, unbroadcast
 from gates.conv import AvgPool2dGate, Conv2dGate, MaxPool2dGate
-from gates.losses import (
+from gates.elementwise_losses import (
     BCELossGate,
     BCEWithLogitsLossGate,
-    HingeLossGate,
     L1LossGate,
     L2PenaltyGate,
-    LogSoftmaxGate,
     MSELossGate,
-    NLLLossGate,
     SmoothL1LossGate,
+)
+from gates.losses import (
+    HingeLossGate,
+    LogSoftmaxGate,
+    NLLLossGate,
     SoftmaxCrossEntropyGate,
     SoftmaxGate,
 )

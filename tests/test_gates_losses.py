@@ -9,16 +9,18 @@ from hypothesis.extra.numpy import array_shapes
 
 from compgraph import ComputationalGraph
 from compgraph.gradcheck import check_gate, check_graph, jacobian, numerical_gradient
-from gates.losses import (
+from gates.elementwise_losses import (
     BCELossGate,
     BCEWithLogitsLossGate,
-    HingeLossGate,
     L1LossGate,
     L2PenaltyGate,
-    LogSoftmaxGate,
     MSELossGate,
-    NLLLossGate,
     SmoothL1LossGate,
+)
+from gates.losses import (
+    HingeLossGate,
+    LogSoftmaxGate,
+    NLLLossGate,
     SoftmaxCrossEntropyGate,
     SoftmaxGate,
 )

@@ -11,17 +11,15 @@ import numpy as np
 
 from compgraph.nn.base import Layer, free_name
 from gates.arithmetic import AddGate
-from gates.losses import (
+from gates.elementwise_losses import (
     BCELossGate,
     BCEWithLogitsLossGate,
-    HingeLossGate,
     L1LossGate,
     L2PenaltyGate,
     MSELossGate,
-    NLLLossGate,
     SmoothL1LossGate,
-    SoftmaxCrossEntropyGate,
 )
+from gates.losses import HingeLossGate, NLLLossGate, SoftmaxCrossEntropyGate
 
 __all__ = [
     "CrossEntropyLoss",
