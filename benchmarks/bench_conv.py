@@ -52,7 +52,8 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from gates.conv import Conv2dGate, MaxPool2dGate  # noqa: E402
+from gates.conv import Conv2dGate  # noqa: E402
+from gates.pooling import MaxPool2dGate  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 try:

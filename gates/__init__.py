@@ -29,7 +29,7 @@ from gates.arithmetic import (
     SubtractGate,
 )
 from gates.base import Gate, gate_arity, unbroadcast
-from gates.conv import AvgPool2dGate, Conv2dGate, MaxPool2dGate
+from gates.conv import Conv2dGate
 from gates.elementwise_losses import (
     BCELossGate,
     BCEWithLogitsLossGate,
@@ -46,6 +46,7 @@ from gates.losses import (
     SoftmaxGate,
 )
 from gates.normalization import BatchNormGate, DropoutGate
+from gates.pooling import AvgPool2dGate, MaxPool2dGate
 from gates.shape import (
     BroadcastGate,
     ConcatGate,

@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compgraph.gradcheck import check_gate
-from gates.conv import AvgPool2dGate, Conv2dGate, MaxPool2dGate
+from gates.conv import Conv2dGate
+from gates.pooling import AvgPool2dGate, MaxPool2dGate
 
 # -- direct nested-loop references: one output cell at a time ----------------
 

@@ -13,8 +13,8 @@ from gates.activations import (
     SoftplusGate,
     TanhGate,
 )
-from gates.conv import AvgPool2dGate, MaxPool2dGate
 from gates.losses import LogSoftmaxGate, SoftmaxGate
+from gates.pooling import AvgPool2dGate, MaxPool2dGate
 from gates.shape import FlattenGate
 
 __all__ = [

@@ -12,9 +12,10 @@ from compgraph.grading.api import Assignment, Case, Random
 from compgraph.grading.gatetasks import gate_tasks
 from compgraph.grading.skeleton import gate_skeleton
 from gates.activations import ReLUGate
-from gates.conv import Conv2dGate, MaxPool2dGate
+from gates.conv import Conv2dGate
 from gates.losses import HingeLossGate, SoftmaxCrossEntropyGate, SoftmaxGate
 from gates.normalization import BatchNormGate, DropoutGate
+from gates.pooling import MaxPool2dGate
 from gates.tensor import AffineGate
 
 __all__ = ["build", "GATES"]
