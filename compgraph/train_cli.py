@@ -13,16 +13,15 @@ import numpy as np
 
 from compgraph.errors import CompGraphError
 from compgraph.models import DEFAULTS, MODELS
-from compgraph.train import (
+from compgraph.runs import (
     CHECKPOINT,
     CURVES,
     OPTIMIZERS,
     SCHEDULES,
-    DivergedError,
-    Reporter,
     TrainConfig,
     read_config,
 )
+from compgraph.train import DivergedError, Reporter
 
 __all__ = ["train", "evaluate", "predict", "format_confusion"]
 

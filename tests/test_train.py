@@ -6,15 +6,12 @@ import pytest
 
 from compgraph import io
 from compgraph.data import IDX_FILES, load_digits_split, write_idx
+from compgraph.runs import METRICS, TrainConfig, TrainingError, load_run
 from compgraph.train import (
-    METRICS,
     DivergedError,
     Reporter,
-    TrainConfig,
-    TrainingError,
     confusion_matrix,
     evaluate,
-    load_run,
     predict,
     train,
 )
