@@ -74,6 +74,9 @@ def as_value(name, value):
     )
 
 
+_ARRAY = np.ndarray  # looked up once: check_gradients runs for every gate
+
+
 def check_arity(name, gate, count, connected=False):
     """Refuse a gate given more or fewer inputs than its ``forward`` takes."""
     least = gate_arity(gate)
@@ -122,8 +125,13 @@ def check_gradients(name, gate, sources, sent, values):
         if grad is None:
             continue
         value = values[sources[port]]
-        if type(grad) is float and type(value) is float:
-            continue  # the common scalar case, settled without numpy
+        # The common cases, settled by comparing what is there: two arrays'
+        # shapes, or two Python floats. Anything else asks shape_of.
+        kind = type(grad)
+        if kind is type(value) and (
+            kind is float or (kind is _ARRAY and grad.shape == value.shape)
+        ):
+            continue
         expected, got = shape_of(value), shape_of(grad)
         if expected != got:
             raise GateContractError(
@@ -281,27 +289,38 @@ def check_connection(graph, source, target, port):
 def fed_values(graph, inputs, expected) -> dict:
     """The values fed to ``forward``, as graph values, once their names check out.
 
+    ``expected`` is a dict whose keys are the graph's input names, in order.
     Refuses names that are not inputs, inputs that were not fed, and with
     ``graph.check_finite``, values holding a NaN or an infinity.
     """
-    for name in inputs:
-        if name not in expected:
-            raise UnknownInputError(unknown_input_message(graph, name, expected))
-    missing = [name for name in expected if name not in inputs]
-    if missing:
-        raise MissingInputError(
-            f"forward() is missing input(s) {', '.join(map(repr, missing))}; "
-            f"the graph's inputs are {', '.join(expected)}"
-        )
-    values = {name: as_value(name, value) for name, value in inputs.items()}
+    if inputs.keys() != expected.keys():
+        _refuse_names(graph, inputs, expected)
+    values = {
+        name: value if type(value) is _ARRAY else as_value(name, value)
+        for name, value in inputs.items()
+    }
     if graph.check_finite:
         for name, value in values.items():
             check_finite(f"input {name!r}", "value", value)
     return values
 
 
+def _refuse_names(graph, inputs, expected):
+    """Raise for the first fed name that is not an input, or for missing inputs."""
+    for name in inputs:
+        if name not in expected:
+            raise UnknownInputError(unknown_input_message(graph, name, expected))
+    missing = [name for name in expected if name not in inputs]
+    raise MissingInputError(
+        f"forward() is missing input(s) {', '.join(map(repr, missing))}; "
+        f"the graph's inputs are {', '.join(expected)}"
+    )
+
+
 def seed_gradient(output, value, upstream):
     """The gradient backward starts from: 1 for a scalar output, else ``upstream``."""
+    if upstream is None and type(value) is float:
+        return 1.0  # a loss: the common case, settled without numpy
     if upstream is None:
         if np.ndim(value) != 0:
             raise ShapeMismatchError(

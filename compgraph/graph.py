@@ -64,8 +64,9 @@ class ComputationalGraph:
         self._name_counters, self._renamed = {}, {}
         self._ref = weakref.ref(self)  # what a placed gate remembers of us
         # Cached until the graph changes: the gates as (node, gate, input
-        # names) in topological order, that order, and the leaves by kind.
+        # names) in topological order, that order, and node names by kind.
         self._plan = self._order = self._inputs = self._leaves = None
+        self._kinds = {}
         self._forwarded = False
 
     # -- building -------------------------------------------------------------
@@ -171,11 +172,11 @@ class ComputationalGraph:
 
     def nodes(self, kind: str | None = None) -> list[str]:
         """Node names in insertion order, optionally only those of one kind."""
-        return self._nodes_of((*LEAF_KINDS, "gate") if kind is None else (kind,))
+        return list(self._nodes_of((*LEAF_KINDS, "gate") if kind is None else (kind,)))
 
     def parameters(self) -> dict:
         """The parameters' values by name (the arrays themselves, not copies)."""
-        return {n: self._values[n] for n in self.nodes("parameter")}
+        return {n: self._values[n] for n in self._nodes_of(("parameter",))}
 
     def topological_order(self) -> list[str]:
         """All node names in the order forward visits them.
@@ -325,7 +326,7 @@ class ComputationalGraph:
                 if gate is not None:
                     contract.check_arity(name, gate, len(sources), connected=True)
                     plan.append((name, gate, sources))
-            self._inputs = self.nodes("input")
+            self._inputs = dict.fromkeys(self.nodes("input"))  # in order, O(1) lookups
             self._leaves = self._nodes_of(("input", "parameter"))
             self._plan = plan
         return self._plan
@@ -378,13 +379,16 @@ class ComputationalGraph:
         return name
 
     def _nodes_of(self, kinds):
-        found = [
-            (d["index"], n) for n, d in self.dag.nodes(data=True) if d["kind"] in kinds
-        ]
-        return [n for _, n in sorted(found)]  # a rename moves a node to the end
+        """Names of the nodes of ``kinds`` in insertion order; cached until a change."""
+        if kinds not in self._kinds:
+            nodes = self.dag.nodes(data=True)
+            found = [(d["index"], n) for n, d in nodes if d["kind"] in kinds]
+            self._kinds[kinds] = [n for _, n in sorted(found)]  # renames reorder
+        return self._kinds[kinds]
 
     def _changed(self):
         self._plan = None
+        self._kinds.clear()
         self._forwarded = False
 
     def _set_training(self, flag):

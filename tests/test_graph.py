@@ -555,3 +555,75 @@ def test_a_stale_handle_after_rename_is_refused_naming_the_new_name():
     ):
         stale * y
     assert g.nodes() == ["x", "y", "s"]
+
+
+# -- what the fast paths must not change -------------------------------------------
+
+
+class SendsAs(Gate):
+    """Doubles its input and sends back the gradient built by ``make``."""
+
+    def __init__(self, make):
+        self.make = make
+
+    def forward(self, x):
+        return 2 * x
+
+    def backward(self, upstream):
+        return (self.make(2 * upstream),)
+
+
+@pytest.mark.parametrize(
+    "make, x", [(np.float64, 3.0), (np.asarray, 3.0), (list, np.array([3.0, 4.0]))]
+)
+def test_a_gradient_of_the_right_shape_passes_whatever_its_type(make, x):
+    g = ComputationalGraph()
+    g.add_gate(SendsAs(make), [g.input("x")], name="user")
+    g.output(g["user"].sum())
+    g.forward(x=x)
+    np.testing.assert_array_equal(g.backward()["x"], np.full(np.shape(x), 2.0))
+
+
+def test_a_gradient_for_a_scalar_input_must_be_scalar():
+    g = ComputationalGraph()
+    g.add_gate(SendsAs(lambda u: np.array([u])), [g.input("x")], name="user")
+    g.forward(x=3.0)
+    with pytest.raises(GateContractError, match=r"shape \(1,\) for input 0.*\(\)"):
+        g.backward()
+
+
+def test_a_gradient_with_the_right_size_but_the_wrong_shape_is_refused():
+    g = ComputationalGraph()
+    g.add_gate(SendsAs(np.transpose), [g.input("x")], name="user")
+    g.output(g["user"].sum())
+    g.forward(x=np.ones((2, 3)))
+    with pytest.raises(
+        GateContractError, match=r"gate 'user' \(SendsAs.*shape \(3, 2\).*\(2, 3\)"
+    ):
+        g.backward()
+
+
+def test_parameters_follow_the_graph_as_it_grows_and_renames():
+    g = ComputationalGraph()
+    w = g.parameter("w", 2.0)
+    assert list(g.parameters()) == ["w"]
+    g.parameter("b", 1.0)
+    assert list(g.parameters()) == ["w", "b"]
+    g.rename(w, "weight")
+    assert list(g.parameters()) == ["weight", "b"]
+
+
+def test_nodes_returns_a_list_the_caller_may_change():
+    g = lecture_circuit()
+    g.nodes("input").append("not a node")
+    assert g.nodes("input") == ["x", "y", "z"]
+    assert g.forward(x=-2, y=5, z=-4) == -12.0
+
+
+def test_the_inputs_are_checked_at_every_forward_of_a_compiled_graph():
+    g = lecture_circuit()
+    g.forward(x=1, y=2, z=3)
+    with pytest.raises(MissingInputError, match="missing input\\(s\\) 'z'"):
+        g.forward(x=1, y=2)
+    with pytest.raises(UnknownInputError, match="unknown input 'w'"):
+        g.forward(x=1, y=2, z=3, w=4)
