@@ -236,10 +236,13 @@ def check_gate(gate, *inputs, upstream=None, seed: int = 0, h: float = STEP):
     (True, 'pass')
     """
     values = [_float64(v) for v in inputs]
+    originals = [np.copy(v) for v in values]
     output = gate.forward(*values)
     if upstream is None:
         upstream = _random_like(output, seed)
+    sent = np.copy(upstream)
     analytic = gate.backward(upstream)
+    _check_unchanged(gate, values, originals, upstream, sent)
     _check_contract(gate, values, analytic)
 
     checks = []
@@ -291,7 +294,12 @@ def check_graph(
 
 
 def first_failure(gate_reports) -> str | None:
-    """Name of the first gate, in topological order, whose check failed."""
+    """Name of the first gate, in topological order, whose check failed.
+
+    Takes the per-gate reports, or the whole result of :func:`check_graph`.
+    """
+    if isinstance(gate_reports, tuple):
+        gate_reports = gate_reports[0]
     return next((node for node, r in gate_reports.items() if not r.passed), None)
 
 
@@ -390,6 +398,22 @@ def _run_with(graph, name, x, inputs):
         return graph.forward(**{**inputs, name: x})
     graph.set_value(name, x)
     return graph.forward(**inputs)
+
+
+def _check_unchanged(gate, values, originals, upstream, sent):
+    """A gate that writes into its inputs corrupts its caller's arrays."""
+    name = type(gate).__name__
+    for port, (value, original) in enumerate(zip(values, originals)):
+        if not np.array_equal(value, original, equal_nan=_differentiable(value)):
+            raise GateContractError(
+                f"{name} changed its input {port} in place; a gate must leave its "
+                "inputs as they came in: compute new arrays (y = x * 2, not x *= 2)"
+            )
+    if not np.array_equal(upstream, sent, equal_nan=True):
+        raise GateContractError(
+            f"{name}.backward changed the upstream gradient in place; compute a new "
+            "array (grad = upstream * 2, not upstream *= 2)"
+        )
 
 
 def _check_contract(gate, values, grads):

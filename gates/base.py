@@ -137,6 +137,12 @@ def unbroadcast(grad, like):
     >>> unbroadcast(np.ones(3), 2.0)
     3.0
     """
+    if isinstance(like, (tuple, list)):
+        raise TypeError(
+            f"unbroadcast(grad, like) takes the input's value (an array or a "
+            f"number), not a shape; got the {type(like).__name__} {like!r}. "
+            "Call unbroadcast(upstream, self.x) with the input itself"
+        )
     if not isinstance(grad, np.ndarray):
         return grad
     shape = shape_of(like)
@@ -198,7 +204,7 @@ def divide(a, b):
     """``a / b`` that gives ``inf`` or ``nan`` at ``b == 0`` instead of raising."""
     if isinstance(b, float) and b != 0.0 and isinstance(a, float):
         return a / b
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return np.divide(a, b)
 
 

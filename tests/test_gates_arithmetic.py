@@ -28,6 +28,7 @@ from gates import (
     SubtractGate,
     SumGate,
 )
+from gates.base import unbroadcast
 
 # () stands for a Python float; the others are numpy shapes that broadcast.
 SHAPE_PAIRS = [
@@ -242,3 +243,15 @@ def test_multiply_of_huge_floats_overflows_to_inf_without_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert MultiplyGate().forward(1e200, 1e200) == np.inf
+
+
+def test_unbroadcast_refuses_a_shape_in_place_of_the_input():
+    with pytest.raises(TypeError, match="not a shape; got the tuple \\(3,\\)"):
+        unbroadcast(np.ones((2, 3)), (3,))
+
+
+def test_division_by_a_denormal_gives_inf_without_a_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = DivideGate().forward(np.array([1.0, 1.0]), np.array([5e-324, 1e-310]))
+    assert np.all(np.isinf(out))

@@ -209,3 +209,40 @@ def test_gradients_below_the_noise_floor_everywhere_are_vacuous():
     report = check_gate(MultiplyGate(), np.array([1.0, 2.0]), np.array([1e-13, 0.0]))
     assert report["x0"].verdict == "vacuous"
     assert report["x1"].verdict == "pass"
+
+
+class _DoublesInPlace(Gate):
+    """f = 2x, written the wrong way: it doubles the caller's array."""
+
+    def forward(self, x):
+        x *= 2
+        return x
+
+    def backward(self, upstream):
+        return (2 * upstream,)
+
+
+class _ScalesUpstreamInPlace(Gate):
+    def forward(self, x):
+        return 2 * x
+
+    def backward(self, upstream):
+        upstream *= 2
+        return (upstream,)
+
+
+def test_check_gate_refuses_a_forward_that_changes_its_input():
+    with pytest.raises(GateContractError, match="changed its input 0 in place"):
+        check_gate(_DoublesInPlace(), np.array([1.0, 2.0]))
+
+
+def test_check_gate_refuses_a_backward_that_changes_the_upstream_gradient():
+    with pytest.raises(GateContractError, match="changed the upstream gradient"):
+        check_gate(_ScalesUpstreamInPlace(), np.array([1.0, 2.0]))
+
+
+def test_first_failure_takes_the_whole_result_of_check_graph():
+    g = ComputationalGraph()
+    x = g.input("x")
+    g.rename(x.apply(HalfWrongMultiply(), x), "wrong")
+    assert first_failure(check_graph(g, x=np.array([1.0, 2.0]))) == "wrong"
