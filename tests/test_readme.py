@@ -28,3 +28,14 @@ def test_readme_first_example_values():
     assert g.forward(x=-2, y=5, z=-4) == -12.0
     assert g.backward() == {"x": -4.0, "y": -4.0, "z": 3.0}
     assert g.grad("q") == -4.0
+
+
+def test_readme_trace_tables_are_what_trace_prints():
+    from compgraph import Trace
+    from compgraph.lecture import first_circuit
+
+    g = first_circuit()
+    printed = "\n".join(
+        [str(Trace(g.forward_steps(x=-2, y=5, z=-4))), str(Trace(g.backward_steps()))]
+    )
+    assert printed in README.read_text(encoding="utf-8")
