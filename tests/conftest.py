@@ -1,13 +1,7 @@
-"""Shared test setup: the ``slow`` marker and a seeded random generator."""
+"""Shared test setup: a seeded random generator."""
 
 import numpy as np
 import pytest
-
-
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "slow: takes minutes; deselect with -m 'not slow'"
-    )
 
 
 @pytest.fixture
