@@ -195,6 +195,14 @@ def load_idx_dir(folder) -> Dataset:
     if min(y_train.min(initial=0), y_test.min(initial=0)) < 0:
         raise DataError(f"labels in {str(folder)!r} must be non-negative integers")
     n_classes = int(max(y_train.max(initial=0), y_test.max(initial=0))) + 1
+    absent = np.flatnonzero(np.bincount(y_train, minlength=n_classes) == 0)
+    if absent.size:
+        # A class no training image has is almost always a corrupt label file.
+        raise DataError(
+            f"{arrays['train_labels_path'].name} has labels up to {n_classes - 1} "
+            f"but no training image of class(es) {_listed(absent)}; labels must "
+            "run from 0 to the number of classes - 1"
+        )
     images = arrays["train_images"]
     pixel_max = 255.0 if images.dtype == np.uint8 else float(images.max(initial=1))
     return Dataset(
@@ -206,6 +214,11 @@ def load_idx_dir(folder) -> Dataset:
         n_classes,
         pixel_max,
     )
+
+
+def _listed(values, most: int = 5) -> str:
+    shown = ", ".join(str(v) for v in values[:most])
+    return shown + (f" and {len(values) - most} more" if len(values) > most else "")
 
 
 def read_idx(path, ndim: int | None = None) -> np.ndarray:

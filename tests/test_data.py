@@ -234,3 +234,12 @@ def test_missing_and_unreadable_images_are_refused(tmp_path):
         load_image(tmp_path / "none.png", (8, 8), 16.0)
     with pytest.raises(DataError, match="not a readable image"):
         load_image(tmp_path / "junk.png", (8, 8), 16.0)
+
+
+def test_a_label_file_with_a_class_no_image_has_is_refused(tmp_path):
+    arrays = small_mnist(np.random.default_rng(2))
+    arrays["train_labels"][0] = 200  # a corrupt byte, not a 201-class problem
+    write_folder(tmp_path, arrays, gz=False)
+
+    with pytest.raises(DataError, match="labels up to 200 but no training image"):
+        load_idx_dir(tmp_path)
