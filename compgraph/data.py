@@ -195,13 +195,16 @@ def load_idx_dir(folder) -> Dataset:
     if min(y_train.min(initial=0), y_test.min(initial=0)) < 0:
         raise DataError(f"labels in {str(folder)!r} must be non-negative integers")
     n_classes = int(max(y_train.max(initial=0), y_test.max(initial=0))) + 1
-    absent = np.flatnonzero(np.bincount(y_train, minlength=n_classes) == 0)
-    if absent.size:
-        # A class no training image has is almost always a corrupt label file.
+    counts = np.bincount(np.concatenate([y_train, y_test]), minlength=n_classes)
+    absent = np.flatnonzero(counts == 0)
+    if 2 * absent.size > n_classes:
+        # Most classes empty: a stray large label, i.e. a corrupt label file.
+        # (A small subset of a dataset may miss a few classes; that is fine.)
         raise DataError(
-            f"{arrays['train_labels_path'].name} has labels up to {n_classes - 1} "
-            f"but no training image of class(es) {_listed(absent)}; labels must "
-            "run from 0 to the number of classes - 1"
+            f"the labels in {str(folder)!r} go up to {n_classes - 1}, but "
+            f"{absent.size} of those {n_classes} classes have no image (e.g. "
+            f"{_listed(absent)}); labels must run from 0 to the number of "
+            "classes - 1"
         )
     images = arrays["train_images"]
     pixel_max = 255.0 if images.dtype == np.uint8 else float(images.max(initial=1))

@@ -241,5 +241,5 @@ def test_a_label_file_with_a_class_no_image_has_is_refused(tmp_path):
     arrays["train_labels"][0] = 200  # a corrupt byte, not a 201-class problem
     write_folder(tmp_path, arrays, gz=False)
 
-    with pytest.raises(DataError, match="labels up to 200 but no training image"):
+    with pytest.raises(DataError, match="go up to 200, but 19. of those 201 classes"):
         load_idx_dir(tmp_path)
