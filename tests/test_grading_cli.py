@@ -185,3 +185,112 @@ def test_a_submission_cannot_overwrite_the_results_file(tmp_path):
     assert json.loads(out.read_text()) == first
     assert first["score"] == 6.0  # the visible tasks of AddGate and MultiplyGate
     assert "score 6 / 30" in done.stdout
+
+
+def test_bundle_falls_back_to_an_isolated_build_without_the_wheel_package(
+    tmp_path, monkeypatch
+):
+    # A fresh venv (setuptools 65.5, no wheel package) fails the quick build
+    # exactly so; the bundle must then build with pip's build isolation.
+    from compgraph.grading import bundle
+
+    real_run = subprocess.run
+    commands = []
+
+    def fresh_venv_run(command, **kwargs):
+        commands.append(command)
+        if "--no-build-isolation" in command:
+            return subprocess.CompletedProcess(
+                command, 1, "", "error: invalid command 'bdist_wheel'\n"
+            )
+        return real_run(command, **kwargs)
+
+    monkeypatch.setattr(bundle.subprocess, "run", fresh_venv_run)
+    target = tmp_path / "autograder.zip"
+    done = run("assignment", "bundle", "gates", "--out", target)
+    assert done.exit_code == 0, done.output
+    assert [("--no-build-isolation" in c) for c in commands] == [True, False]
+    with zipfile.ZipFile(target) as archive:
+        assert any(n.endswith(".whl") for n in archive.namelist())
+
+
+def test_a_failed_wheel_build_is_a_one_line_error_naming_both_attempts(
+    tmp_path, monkeypatch
+):
+    from compgraph.grading import bundle
+
+    def failing_run(command, **kwargs):
+        why = "no backend" if "--no-build-isolation" not in command else "bdist_wheel"
+        return subprocess.CompletedProcess(command, 1, "", f"line\nerror: {why}\n")
+
+    monkeypatch.setattr(bundle.subprocess, "run", failing_run)
+    done = run("assignment", "bundle", "gates", "--out", tmp_path / "a.zip")
+    assert done.exit_code != 0
+    lines = done.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: building the compgraph")
+    assert "error: bdist_wheel" in lines[0] and "error: no backend" in lines[0]
+    assert not (tmp_path / "a.zip").exists()
+
+
+@pytest.mark.parametrize("install", ["wheel", "source"])
+def test_bundle_without_the_source_tree_is_a_one_line_error(
+    tmp_path, monkeypatch, install
+):
+    # As after a plain `pip install .`: no pyproject.toml next to the package.
+    from compgraph.grading import bundle
+
+    monkeypatch.setattr(bundle, "_source_root", lambda: None)
+    done = CliRunner().invoke(
+        main,
+        ["assignment", "bundle", "gates", "--install", install, "--out", "x.zip"],
+    )
+    assert done.exit_code == 1
+    assert done.exception is None or isinstance(done.exception, SystemExit)
+    lines = done.output.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"Error: --install {install} needs compgraph's source")
+    assert "pip install -e" in lines[0]
+
+
+def test_bundle_from_pypi_warns_that_the_pinned_version_must_be_published(tmp_path):
+    target = tmp_path / "p.zip"
+    done = run("assignment", "bundle", "gates", "--install", "pypi", "--out", target)
+    assert done.exit_code == 0
+    with zipfile.ZipFile(target) as archive:
+        setup = archive.read("setup.sh").decode()
+    import compgraph
+
+    pin = f"compgraph=={compgraph.__version__}"
+    assert f"pip install --quiet {pin}" in setup
+    assert f"warning: setup.sh installs {pin} from PyPI" in done.output
+    assert "must be published" in done.output
+
+
+def test_export_into_a_folder_with_a_skeleton_is_a_one_line_error(tmp_path):
+    assert run("assignment", "export", "gates", tmp_path).exit_code == 0
+    done = CliRunner().invoke(main, ["assignment", "export", "gates", str(tmp_path)])
+    assert done.exit_code == 1
+    assert done.output.startswith("Error: ") and "exists" in done.output
+    assert len(done.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("name", ["gates", "graph", "layers"])
+def test_grading_an_exported_folder_ignores_its_public_test_file(tmp_path, name):
+    folder = tmp_path / "hw1"
+    assert run("assignment", "export", name, folder).exit_code == 0
+    out = tmp_path / "results.json"
+    done = run("grade", folder, "--assignment", name, "--public", "--out", out)
+    assert done.exit_code == 0
+    assert "note:" not in done.output
+    assert "sandbox blocks" not in done.output
+    assert json.loads(out.read_text())["score"] == 0
+
+
+def test_a_folder_of_only_test_files_is_still_graded(tmp_path):
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    shutil.copyfile(SOLUTIONS / "my_graph.py", folder / "test_graph.py")
+    out = tmp_path / "results.json"
+    done = run("grade", folder, "-a", "graph", "--single", "--out", out, *FAST)
+    assert done.exit_code == 0
+    assert "score 16 / 16" in done.output

@@ -254,3 +254,22 @@ def test_a_crash_in_one_task_restarts_the_process_for_the_others():
         "the submission's process exited with code 3 while grading MaxGate.forward"
     )
     assert scores_by_gate(result) == {"MaxGate": 0.0, "AddGate": 5.0}
+
+
+def test_a_submission_hanging_at_import_has_the_reason_in_the_csv_notes(
+    three_gates, tmp_path
+):
+    import csv
+    from dataclasses import replace
+
+    root = tmp_path / "class"
+    root.mkdir()
+    shutil.copyfile(FIXTURES / "endless_import.py", root / "carol.py")
+    limits = replace(LIMITS, import_seconds=1.0)
+    grade_class(root, three_gates, tmp_path / "out", limits=limits, seed=7)
+    with open(tmp_path / "out" / "grades.csv", newline="") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert row["student"] == "carol"
+    assert row["total"] == "0"
+    assert "importing the submission failed: timed out after 1 s" in row["notes"]
+    assert "while importing" in row["notes"]

@@ -3,10 +3,10 @@
 The autograder zip holds ``setup.sh`` (installs compgraph), ``run_autograder``
 (grades ``/autograder/submission`` into ``/autograder/results/results.json``
 with the same ``compgraph grade`` command as locally) and ``assignment.py``.
-compgraph is installed from a wheel built here with ``pip wheel --no-deps
---no-build-isolation`` and put in the zip (the default: Gradescope then grades
-with exactly this code, offline), from a copy of the source tree, or from
-PyPI by name and version.
+compgraph is installed from a wheel built here with ``pip wheel --no-deps``
+and put in the zip (the default: Gradescope then grades with exactly this
+code, offline), from a copy of the source tree, or from PyPI by name and
+version (which works only if that version is published there).
 """
 
 import shutil
@@ -19,7 +19,7 @@ from pathlib import Path
 import compgraph
 from compgraph.grading.api import BUILT_IN, GradingError, load_assignment
 
-__all__ = ["export_skeleton", "build_bundle", "PUBLIC_TESTS"]
+__all__ = ["export_skeleton", "build_bundle", "pypi_warning", "PUBLIC_TESTS"]
 
 PUBLIC_TESTS = '''"""Public tests of assignment {name}; hidden ones run later.
 
@@ -140,15 +140,38 @@ def build_bundle(name, out=None, install: str = "wheel") -> Path:
     return out
 
 
+def pypi_warning() -> str:
+    """What an instructor must know before uploading a ``--install pypi`` bundle.
+
+    Not checked online: bundling stays quick and works offline.
+
+    >>> "compgraph==" in pypi_warning()
+    True
+    """
+    pin = f"compgraph=={compgraph.__version__}"
+    return (
+        f"setup.sh installs {pin} from PyPI; that version must be published "
+        f"there (check: pip download --no-deps {pin}), or Gradescope's setup fails"
+    )
+
+
+def _source_root() -> Path | None:
+    """The source tree compgraph runs from, or None for a plain ``pip install``."""
+    root = Path(compgraph.__file__).resolve().parent.parent
+    return root if (root / "pyproject.toml").exists() else None
+
+
 def _stage_compgraph(staging: Path, install: str) -> str:
     """Put compgraph into the staging folder; return what pip should install."""
-    root = Path(compgraph.__file__).resolve().parent.parent
     if install == "pypi":
         return f"compgraph=={compgraph.__version__}"
-    if not (root / "pyproject.toml").exists():
+    root = _source_root()
+    if root is None:
         raise GradingError(
-            "this compgraph is installed without its source tree; bundle with "
-            "--install pypi"
+            f"--install {install} needs compgraph's source tree, but this compgraph "
+            f"is installed without it ({Path(compgraph.__file__).parent}); bundle "
+            "from a clone installed with pip install -e, or use --install pypi if "
+            f"compgraph {compgraph.__version__} is published on PyPI"
         )
     target = staging / "compgraph-src"
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
@@ -158,14 +181,41 @@ def _stage_compgraph(staging: Path, install: str) -> str:
         shutil.copyfile(root / part, target / part)
     if install == "source":
         return "./compgraph-src"
-    # Built from the copy, so that the build leaves nothing in the checkout.
-    command = [
-        sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-        "--quiet", "--wheel-dir", str(staging), str(target),
-    ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True)
-    shutil.rmtree(target)
-    if done.returncode != 0:
-        raise GradingError(f"building the compgraph wheel failed:\n{done.stderr}")
-    wheel = next(staging.glob("compgraph-*.whl"))
+    try:
+        wheel = _build_wheel(target, staging)
+    finally:
+        shutil.rmtree(target)
     return f"./{wheel.name}"
+
+
+def _build_wheel(source: Path, wheel_dir: Path) -> Path:
+    """Build compgraph's wheel from ``source`` (a copy: the checkout stays clean).
+
+    First without build isolation: quick, and offline with the setuptools
+    and ``wheel`` already installed. A fresh virtual environment has an old
+    setuptools (65.5 with Python 3.11) and no ``wheel`` package, so that
+    build fails with "invalid command 'bdist_wheel'"; then pip builds in an
+    isolated environment with the backend pyproject.toml declares, fetched
+    from the package index.
+    """
+    base = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet"]
+    base += ["--wheel-dir", str(wheel_dir), str(source)]
+    failures = []
+    for extra in (["--no-build-isolation"], []):
+        done = subprocess.run(
+            base[:4] + extra + base[4:], capture_output=True, text=True
+        )
+        if done.returncode == 0:
+            return next(wheel_dir.glob("compgraph-*.whl"))
+        failures.append(_last_line(done.stderr or done.stdout))
+    raise GradingError(
+        "building the compgraph wheel failed, with the installed setuptools "
+        f"({failures[0]}) and with an isolated build ({failures[1]}); install "
+        "setuptools and wheel, or bundle with --install source"
+    )
+
+
+def _last_line(text: str) -> str:
+    """The last non-empty line of pip's output: the error that ended it."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"

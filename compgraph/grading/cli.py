@@ -60,14 +60,26 @@ def grade(
     task) to --out.
     """
     from compgraph.grading.api import GradingError, load_assignment
-    from compgraph.grading.grader import grade as grade_one
-    from compgraph.grading.grader import grade_class, is_submission
-    from compgraph.grading.report import write_json
 
     try:
         loaded = load_assignment(assignment_name)
     except GradingError as error:
         raise click.BadParameter(str(error), param_hint="--assignment") from None
+    try:
+        _grade(submission, loaded, assignment_name, out, jobs, public, single, seed,
+               sandbox_user, limits)  # fmt: skip
+    except GradingError as error:
+        raise click.ClickException(_one_line(error)) from None
+
+
+def _grade(
+    submission, loaded, assignment_name, out, jobs, public, single, seed,
+    sandbox_user, limits,
+):  # fmt: skip
+    from compgraph.grading.grader import grade as grade_one
+    from compgraph.grading.grader import grade_class, is_submission
+    from compgraph.grading.report import write_json
+
     chosen = _limits(limits, loaded)
     if single or is_submission(submission, loaded):
         out = out or Path("results.json")
@@ -113,9 +125,14 @@ def assignment():
 @click.argument("directory", type=click.Path(path_type=Path))
 def export(name, directory):
     """Write NAME's student skeleton and public tests into DIRECTORY."""
+    from compgraph.grading.api import GradingError
     from compgraph.grading.bundle import export_skeleton
 
-    for path in export_skeleton(name, directory):
+    try:
+        written = export_skeleton(name, directory)
+    except GradingError as error:
+        raise click.ClickException(_one_line(error)) from None
+    for path in written:
         click.echo(f"wrote {path}")
 
 
@@ -133,11 +150,24 @@ def export(name, directory):
     default="wheel",
     show_default=True,
     help="How setup.sh installs compgraph: a wheel built now and put in the "
-    "zip, a copy of the source tree, or the compgraph package on PyPI.",
+    "zip, a copy of the source tree (both need compgraph's source tree, as in "
+    "a clone installed with pip install -e), or compgraph==VERSION from PyPI "
+    "(only if that version is published there).",
 )
 def bundle(name, out, install):
     """Build a Gradescope autograder zip for NAME (a built-in or a file)."""
-    from compgraph.grading.bundle import build_bundle
+    from compgraph.grading.api import GradingError
+    from compgraph.grading.bundle import build_bundle, pypi_warning
 
-    path = build_bundle(name, out, install=install)
+    try:
+        path = build_bundle(name, out, install=install)
+    except GradingError as error:
+        raise click.ClickException(_one_line(error)) from None
     click.echo(f"wrote {path}")
+    if install == "pypi":
+        click.echo(f"warning: {pypi_warning()}", err=True)
+
+
+def _one_line(error) -> str:
+    """An error message on one line, as a CLI error should be."""
+    return " ".join(str(error).split())

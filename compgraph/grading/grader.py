@@ -136,13 +136,27 @@ def _library_roots():
 
 
 def submission_files(path, assignment) -> list[Path]:
-    """The Python files of a submission: the file, or a folder's ``*.py``."""
+    """The Python files of a submission: the file, or a folder's ``*.py``.
+
+    A folder's pytest files (``test_*.py``, ``*_test.py``, ``conftest.py``,
+    such as the exported ``test_public_gates.py``) are tests, not the
+    submission: they are neither analysed nor imported, unless the folder
+    holds nothing else.
+    """
     path = Path(path)
     if path.is_file():
         return [path]
     files = sorted(path.glob("*.py"))
+    graded = [f for f in files if not _is_test_file(f)] or files
     expected = path / assignment.filename
-    return sorted(files, key=lambda p: p != expected)
+    return sorted(graded, key=lambda p: p != expected)
+
+
+def _is_test_file(path: Path) -> bool:
+    name = path.name
+    return (
+        name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py")
+    )
 
 
 def is_submission(path, assignment) -> bool:
@@ -230,6 +244,9 @@ def grade(
         session.close()
         kill_descendants(spared)
     notes = [f"{m}: {p}" for m, p in session.problems.items()]
+    if session.fatal:
+        # Importing hung or crashed: every task failed for this one reason.
+        notes.append(session.fatal)
     notes += [f"{t} scored 0: it {why}" for t, why in findings.items()]
     notes += [
         f"the submission imports {name}, which the sandbox blocks"

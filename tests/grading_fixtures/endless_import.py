@@ -1,0 +1,4 @@
+"""Hangs while being imported: every task fails, and the notes say why."""
+
+while True:
+    pass
