@@ -144,14 +144,16 @@ def load_parameters(graph, path) -> dict:
 def _read(path) -> dict:
     """Every array of the ``.npz`` at ``path``, or a ParameterFileError naming it."""
     try:
-        archive = np.load(path, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ParameterFileError(
-                f"{path} holds a single .npy array, not an .npz archive of named "
-                "parameters; write it with save_parameters"
-            )
-        with archive:
-            return {key: archive[key] for key in archive.files}
+        # Our own handle: numpy leaves it open when the archive is corrupt.
+        with open(path, "rb") as file:
+            archive = np.load(file, allow_pickle=False)
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise ParameterFileError(
+                    f"{path} holds a single .npy array, not an .npz archive of "
+                    "named parameters; write it with save_parameters"
+                )
+            with archive:
+                return {key: archive[key] for key in archive.files}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as error:
         if isinstance(error, (FileNotFoundError, ParameterFileError)):
             raise

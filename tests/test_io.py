@@ -1,6 +1,8 @@
 """Parameter files: exact round trips, precise refusals, atomic writes."""
 
 import os
+import subprocess
+import sys
 import zipfile
 
 import numpy as np
@@ -206,3 +208,30 @@ def test_a_save_replaces_the_file_and_leaves_no_temporary(tmp_path):
 def test_extra_keys_must_be_strings():
     with pytest.raises(ParameterFileError, match="extra keys are non-empty strings"):
         save_parameters(model(hidden=4), "unused.npz", extra={1: 2})
+
+
+def test_a_refused_file_is_closed(tmp_path):
+    good = tmp_path / "good.npz"
+    save_parameters(model(hidden=4), good)
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+
+    # An unclosed handle only shows when it is collected: watch a fresh process.
+    script = (
+        "import gc, sys\n"
+        "from compgraph import ComputationalGraph, ParameterFileError, nn\n"
+        "from compgraph.io import load_parameters\n"
+        "g = ComputationalGraph(); nn.Linear(3, 4)(g.input('x'))\n"
+        "try:\n"
+        "    load_parameters(g, sys.argv[1])\n"
+        "except ParameterFileError:\n"
+        "    pass\n"
+        "gc.collect()\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-W", "error::ResourceWarning", "-c", script, truncated],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "ResourceWarning" not in run.stderr
