@@ -93,10 +93,42 @@ GATE_BUGS = {
         "        return (2 * upstream * (1.0 - self.t**2),)",
         ["TanhGate.backward", "TanhGate.forward", "TanhGate.hidden"],
     ),
-    "relu_zero_gradient_at_the_kink": (
+    "relu_slope_two_at_the_kink": (
+        "np.where(np.asarray(self.x) == 0, 0.5, 0.0)",
+        "np.where(np.asarray(self.x) == 0, 2.0, 0.0)",
+        ["ReLUGate.gradcheck", "ReLUGate.hidden"],
+    ),
+    "max_negative_share_at_a_tie": (
+        "np.where(self.x == self.y, 0.5, 0.0)",
+        "np.where(self.x == self.y, -0.5, 0.0)",
+        ["MaxGate.gradcheck", "MaxGate.hidden"],
+    ),
+    # Valid subgradients at ties and kinks (C06: "split evenly, or one winner
+    # takes 1"): they lose nothing.
+    "valid_max_tie_all_to_x": (
+        "np.where(self.x == self.y, 0.5, 0.0)",
+        "np.where(self.x == self.y, 1.0, 0.0)",
+        [],
+    ),
+    "valid_max_tie_all_to_y": (
+        "np.where(self.x == self.y, 0.5, 0.0)",
+        "np.where(self.x == self.y, 0.0, 0.0)",
+        [],
+    ),
+    "valid_max_tie_uneven_split": (
+        "np.where(self.x == self.y, 0.5, 0.0)",
+        "np.where(self.x == self.y, 0.25, 0.0)",
+        [],
+    ),
+    "valid_relu_zero_slope_at_the_kink": (
         "np.where(np.asarray(self.x) == 0, 0.5, 0.0)",
         "np.where(np.asarray(self.x) == 0, 0.0, 0.0)",
-        ["ReLUGate.gradcheck", "ReLUGate.hidden"],
+        [],
+    ),
+    "valid_relu_slope_one_at_the_kink": (
+        "np.where(np.asarray(self.x) == 0, 0.5, 0.0)",
+        "np.where(np.asarray(self.x) == 0, 1.0, 0.0)",
+        [],
     ),
 }
 
@@ -117,6 +149,24 @@ def test_planted_gate_bug_loses_exactly_its_tasks(gate_bug_results, bug):
     expected = GATE_BUGS[bug][2]
     assert lost_tasks(result) == sorted(expected)
     assert result.score == result.max_score - len(expected)
+
+
+@pytest.mark.parametrize(
+    "bug", ["max_gradient_to_both_tied_inputs", "max_negative_share_at_a_tie"]
+)
+def test_feedback_at_a_tie_says_any_split_summing_to_the_upstream_is_accepted(
+    gate_bug_results, bug
+):
+    tasks = {t.name: t for t in gate_bug_results[bug].tasks}
+    for name in ("MaxGate.hidden", "MaxGate.gradcheck"):
+        output = tasks[name].output
+        assert "on case tie with inputs (2, 2)" in output
+        assert "any valid subgradient is accepted" in output
+        assert "as long as the shares sum to the upstream" in output
+    if bug == "max_gradient_to_both_tied_inputs":
+        assert "inputs 0 and 1 are tied or at a kink together" in output
+    else:
+        assert "must lie between the one-sided slopes" in output
 
 
 LAYER_BUGS = {
@@ -146,6 +196,23 @@ LAYER_BUGS = {
         "share = winners / winners.sum(axis=(2, 3), keepdims=True)",
         "share = winners * 1.0",
         ["MaxPool2dGate.gradcheck", "MaxPool2dGate.hidden"],
+    ),
+    "valid_max_pool_first_tied_maximum_takes_all": (
+        "share = winners / winners.sum(axis=(2, 3), keepdims=True)",
+        "flat = winners.reshape(*winners.shape[:2], -1)\n"
+        "                share = (winners & (np.cumsum(flat, -1) == 1)"
+        ".reshape(winners.shape)) * 1.0",
+        [],
+    ),
+    "valid_relu_zero_slope_at_the_kink": (
+        "(self.x == 0) * 0.5",
+        "(self.x == 0) * 0.0",
+        [],
+    ),
+    "valid_relu_slope_one_at_the_kink": (
+        "(self.x == 0) * 0.5",
+        "(self.x == 0) * 1.0",
+        [],
     ),
 }
 

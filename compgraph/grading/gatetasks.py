@@ -12,6 +12,12 @@ Five checks, each its own task so that each earns its own points:
 - ``contract``: one gradient per input, shaped like it; inputs and upstream
   gradient left unmodified; backward reads the cache of the latest forward
   and does not call forward again.
+
+For gates with ties or kinks (:data:`~.subgradients.PIECEWISE_LINEAR`),
+``backward``, ``hidden`` and ``gradcheck`` accept any valid subgradient
+there: any split of the upstream between tied inputs that sums to it, any
+local gradient between a kink's one-sided slopes
+(:mod:`compgraph.grading.subgradients`).
 """
 
 import copy
@@ -28,6 +34,7 @@ from compgraph.grading.checks import (
     perturbations,
 )
 from compgraph.grading.runner import decode, encode
+from compgraph.grading.subgradients import PIECEWISE_LINEAR, subgradient_problem
 
 __all__ = ["GateTask", "gate_tasks", "CHECKS"]
 
@@ -49,6 +56,9 @@ class GateTask(Task):
         Inputs to check on (the contract check needs two array cases).
     args : tuple, default=()
         Constructor arguments, for both the student's gate and the reference.
+    subgradients : bool, optional
+        Accept any valid subgradient at ties and kinks; by default for the
+        gates in :data:`~.subgradients.PIECEWISE_LINEAR`.
 
     Examples
     --------
@@ -68,6 +78,7 @@ class GateTask(Task):
         visibility: str = VISIBLE,
         args: tuple = (),
         name: str | None = None,
+        subgradients: bool | None = None,
     ):
         if check not in CHECKS:
             raise ValueError(f"GateTask check must be one of {CHECKS}, got {check!r}")
@@ -75,6 +86,9 @@ class GateTask(Task):
         self.check = check
         self.cases = list(cases)
         self.args = tuple(args)
+        if subgradients is None:
+            subgradients = reference.__name__ in PIECEWISE_LINEAR
+        self.subgradients = subgradients
 
     def run(self, session, rng) -> Outcome:
         """Run the check; raise :class:`TaskFailure` naming the first problem."""
@@ -111,9 +125,19 @@ class GateTask(Task):
                 if problem:
                     raise TaskFailure(f"forward {_show(case)}: {problem}")
             grads = _grads(results[2 * k + 1])
-            problem = compare_gradients(
-                reference.backward(case.upstream), grads, case.inputs
-            )
+            expected = reference.backward(case.upstream)
+            problem = compare_gradients(expected, grads, case.inputs)
+            if problem and self._fits(case, grads):
+                # At a tie or kink the reference's answer is one of many.
+                kinks, other = subgradient_problem(
+                    self._reference_forwards(case),
+                    case.inputs,
+                    case.upstream,
+                    grads,
+                    exact=list(expected),
+                )
+                if kinks:
+                    problem = other
             if problem:
                 raise TaskFailure(f"backward {_show(case, upstream=True)}: {problem}")
 
@@ -121,6 +145,9 @@ class GateTask(Task):
         self._check_backward(session, cases, forward_too=True)
 
     def _check_gradcheck(self, session, cases):
+        if self.subgradients:
+            self._check_subgradients(session, cases)
+            return
         for case in cases:
             calls = [_fwd(case), {"b": encode(case.upstream)}]
             points = list(perturbations(case.inputs))
@@ -155,6 +182,36 @@ class GateTask(Task):
                         f"analytic {value:.10g}, numeric {numeric:.10g} (centered "
                         f"difference of your forward), relative error {error:.3g}"
                     )
+
+    def _check_subgradients(self, session, cases):
+        """The gradient check of a gate with ties or kinks, on its own forward."""
+        for case in cases:
+            results = self._request(session, [_fwd(case), {"b": encode(case.upstream)}])
+            analytic = _grads(results[1])
+            if len(analytic) != len(case.inputs):
+                raise TaskFailure(
+                    f"backward returned {len(analytic)} gradient(s) for "
+                    f"{len(case.inputs)} input(s)"
+                )
+            for port, (grad, value) in enumerate(zip(analytic, case.inputs)):
+                if _float(value) and np.shape(grad) != np.shape(value):
+                    raise TaskFailure(
+                        f"gradient of input {port} has shape {np.shape(grad)}, "
+                        f"expected {np.shape(value)}"
+                    )
+
+            def forwards(batch, case=case):
+                calls = [_fwd(case, inputs) for inputs in batch]
+                return [_out(r) for r in self._request(session, calls)]
+
+            _, problem = subgradient_problem(
+                forwards, case.inputs, case.upstream, analytic
+            )
+            if problem:
+                raise TaskFailure(
+                    f"{_show(case, upstream=True)}, against centered differences of "
+                    f"your forward: {problem}"
+                )
 
     def _check_contract(self, session, cases):
         first = cases[0]
@@ -221,6 +278,24 @@ class GateTask(Task):
         expected = fresh.backward(first.upstream)
         got = list(twice.backward(first.upstream))
         return compare_gradients(expected, got, first.inputs) is None
+
+    def _fits(self, case, grads) -> bool:
+        """Whether ``grads`` may be judged as subgradients: one per input, shaped."""
+        return (
+            self.subgradients
+            and len(grads) == len(case.inputs)
+            and all(
+                g is not None and np.shape(g) == np.shape(v)
+                for g, v in zip(grads, case.inputs)
+                if _float(v)
+            )
+        )
+
+    def _reference_forwards(self, case):
+        def forwards(batch):
+            return [self._reference(case).forward(*_copy(i)) for i in batch]
+
+        return forwards
 
     def _reference(self, case):
         gate = self.reference(*self.args)
@@ -301,6 +376,10 @@ def _all_arrays(case) -> bool:
 def _random_like(output, rng):
     draw = rng.normal(size=np.shape(output))
     return float(draw) if np.ndim(output) == 0 else draw
+
+
+def _float(value) -> bool:
+    return not (isinstance(value, np.ndarray) and value.dtype.kind != "f")
 
 
 def _copy(inputs):

@@ -3,7 +3,8 @@
 Ten gates, five tasks each (forward, backward and contract visible; hidden
 cases and the gradient check after the due date), one point per task.
 Hidden cases hold what the lecture warns about: broadcasting, ties of max,
-the kink of relu, saturation of sigmoid and tanh, overflow of exp.
+the kink of relu, saturation of sigmoid and tanh, overflow of exp. At ties
+and kinks any valid subgradient earns the points.
 """
 
 import numpy as np

@@ -26,10 +26,19 @@ _MEAN = _LABELS + "is the mean over the N samples, and labels get no gradient (N
 #: (class students write, the library's reference, a note for the skeleton).
 GATES = [
     ("AffineGate", AffineGate, "Inputs x (N, D), W (D, M), b (M,)."),
-    ("ReLUGate", ReLUGate, "At the kink x = 0 the local gradient is 1/2."),
+    (
+        "ReLUGate",
+        ReLUGate,
+        "At the kink x = 0 any local gradient in [0, 1] is accepted (the "
+        "library uses 1/2).",
+    ),
     ("SoftmaxGate", SoftmaxGate, "Softmax over the last axis (axis=-1)."),
     ("SoftmaxCrossEntropyGate", SoftmaxCrossEntropyGate, _MEAN),
-    ("HingeLossGate", HingeLossGate, _MEAN + " At m_j = 0 the slope is 1/2."),
+    (
+        "HingeLossGate",
+        HingeLossGate,
+        _MEAN + " At m_j = 0 any slope in [0, 1] is accepted (the library: 1/2).",
+    ),
     (
         "Conv2dGate",
         Conv2dGate,
@@ -38,8 +47,9 @@ GATES = [
     (
         "MaxPool2dGate",
         MaxPool2dGate,
-        "kernel_size and stride are ints; a window with k tied maxima sends "
-        "1/k of its gradient to each.",
+        "kernel_size and stride are ints; a window with k tied maxima may "
+        "split its gradient among them in any shares that sum to it (the "
+        "library sends 1/k to each).",
     ),
     (
         "BatchNormGate",
