@@ -156,6 +156,8 @@ def test_first_circuit_dot_names_every_node_and_edge_with_numbers():
     assert re.search(r'"q" \[shape=circle, label=<\+>, xlabel=<q>\]', dot)
 
 
+# pydot 4 still calls pyparsing's old camelCase names, which warn on import.
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_dot_parses_with_pydot_when_it_is_installed():
     pydot = pytest.importorskip("pydot", reason="pydot is optional")
     graph = run(first_circuit(), **FIRST_CIRCUIT_INPUTS)
