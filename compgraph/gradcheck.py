@@ -319,26 +319,15 @@ def jacobian(gate, *inputs, wrt: int = 0, h: float = STEP):
     """
     values = [_float64(v) for v in inputs]
     output = np.asarray(gate.forward(*values))
-    size_in = np.size(values[wrt])
-    analytic = np.zeros((output.size, size_in))
-    for row in range(output.size):
-        onehot = np.zeros(output.size)
-        onehot[row] = 1.0
-        upstream = onehot.reshape(output.shape) if output.ndim else 1.0
-        analytic[row] = np.ravel(gate.backward(upstream)[wrt])
 
-    numeric = np.zeros_like(analytic)
-    x = np.array(values[wrt], dtype=float)
-    for col, index in enumerate(np.ndindex(x.shape)):
-        original = x[index]
-        columns = []
-        for step in (h, -h):
-            x[index] = original + step
-            args = list(values)
-            args[wrt] = x.copy() if x.ndim else float(x)
-            columns.append(np.ravel(gate.forward(*args)))
-        x[index] = original
-        numeric[:, col] = (columns[0] - columns[1]) / (2 * h)
+    def row(upstream):
+        return gate.backward(1.0 if upstream is None else upstream)[wrt]
+
+    def run(x):
+        return gate.forward(*values[:wrt], x, *values[wrt + 1 :])
+
+    analytic = _analytic_jacobian(row, output, np.size(values[wrt]))
+    numeric = _numerical_jacobian(run, values[wrt], h)
     gate.forward(*values)
     return analytic, numeric
 
@@ -347,27 +336,46 @@ def graph_jacobian(graph, wrt: str, h: float = STEP, **inputs):
     """Analytic and numerical Jacobians of a small graph's output w.r.t. ``wrt``."""
     output = np.asarray(graph.forward(**inputs))
     value = graph.value(wrt)
-    analytic = np.zeros((output.size, np.size(value)))
-    for row in range(output.size):
-        onehot = np.zeros(output.size)
-        onehot[row] = 1.0
-        upstream = onehot.reshape(output.shape) if output.ndim else None
+
+    def row(upstream):
         graph.forward(**inputs)
         graph.backward(upstream)
-        analytic[row] = np.ravel(graph.grad(wrt))
+        return graph.grad(wrt)
 
-    numeric = np.zeros_like(analytic)
-    x = np.array(value, dtype=float)
-    for col, index in enumerate(np.ndindex(x.shape)):
-        original = x[index]
-        columns = []
-        for step in (h, -h):
-            x[index] = original + step
-            columns.append(np.ravel(_run_with(graph, wrt, x, inputs)))
-        x[index] = original
-        numeric[:, col] = (columns[0] - columns[1]) / (2 * h)
+    analytic = _analytic_jacobian(row, output, np.size(value))
+    numeric = _numerical_jacobian(lambda x: _run_with(graph, wrt, x, inputs), value, h)
     _run_with(graph, wrt, value, inputs)
     return analytic, numeric
+
+
+def _analytic_jacobian(row, output, size_in):
+    """Row ``k`` is ``row(e_k)``: the gradient for a one-hot upstream at ``k``.
+
+    ``row`` gets ``None`` for a scalar output (the engine's seed of 1).
+    """
+    analytic = np.zeros((output.size, size_in))
+    for k in range(output.size):
+        onehot = np.zeros(output.size)
+        onehot[k] = 1.0
+        analytic[k] = np.ravel(
+            row(onehot.reshape(output.shape) if output.ndim else None)
+        )
+    return analytic
+
+
+def _numerical_jacobian(run, value, h):
+    """Column ``k`` is the centered difference of ``run`` along element ``k``."""
+    x = np.array(value, dtype=float)
+    columns = []
+    for index in np.ndindex(x.shape):
+        original = x[index]
+        ends = []
+        for step in (h, -h):
+            x[index] = original + step
+            ends.append(np.ravel(run(x.copy() if x.ndim else float(x))))
+        x[index] = original
+        columns.append((ends[0] - ends[1]) / (2 * h))
+    return np.stack(columns, axis=1)
 
 
 def _check_leaves(graph, upstream, h, inputs):
