@@ -60,7 +60,7 @@ def as_value(name, value):
     'i'
     """
     if isinstance(value, np.ndarray):
-        return value
+        return _numeric(name, value)
     if isinstance(value, (bool, np.bool_)) or value is None:
         raise InputError(f"{name!r} must be a number or a numpy array, got {value!r}")
     if isinstance(value, (int, float)):
@@ -68,13 +68,42 @@ def as_value(name, value):
     if isinstance(value, np.generic):
         return value
     if isinstance(value, (list, tuple)):
-        return np.asarray(value)
+        return _numeric(name, np.asarray(value))
     raise InputError(
         f"{name!r} must be a number or a numpy array, got {type(value).__name__}"
     )
 
 
+def _numeric(name, array):
+    if array.dtype.kind not in NUMERIC_KINDS:
+        raise InputError(
+            f"{name!r} must hold numbers, got an array of dtype {array.dtype} "
+            f"(shape {array.shape}); convert it with np.asarray(..., dtype=float)"
+        )
+    return array
+
+
+def check_output(name, gate, out):
+    """Refuse a forward that returned something other than a number or array.
+
+    Python floats, the common case, are settled by the caller before this.
+    """
+    if isinstance(out, _ARRAY) and out.dtype.kind in NUMERIC_KINDS:
+        return
+    if isinstance(out, (int, float, np.number, np.bool_)):
+        return
+    got = f"an array of dtype {out.dtype}" if isinstance(out, _ARRAY) else repr(out)
+    if len(got) > 60:
+        got = f"a {type(out).__name__}"
+    raise GateContractError(
+        f"gate {name!r} ({type(gate).__name__}).forward must return a number or "
+        f"a numpy array of numbers; it returned {got}. Return the output value "
+        "(np.asarray(...) for a list)"
+    )
+
+
 _ARRAY = np.ndarray  # looked up once: check_gradients runs for every gate
+NUMERIC_KINDS = "biufc"  # numpy's kinds of bool, integer, unsigned, float, complex
 
 
 def check_arity(name, gate, count, connected=False):
@@ -122,9 +151,10 @@ def check_gradients(name, gate, sources, sent, values):
             f"{got}. Wrap a single gradient as (grad,)"
         )
     for port, grad in enumerate(sent):
-        if grad is None:
-            continue
         value = values[sources[port]]
+        if grad is None:
+            _check_no_gradient(name, gate, sources[port], port, value)
+            continue
         # The common cases, settled by comparing what is there: two arrays'
         # shapes, or two Python floats. Anything else asks shape_of.
         kind = type(grad)
@@ -140,6 +170,17 @@ def check_gradients(name, gate, sources, sent, values):
                 f"whose value has shape {expected}; sum broadcast gradients "
                 "back with gates.unbroadcast"
             )
+
+
+def _check_no_gradient(name, gate, source, port, value):
+    """``None`` is the gradient of integer inputs only (labels, indices)."""
+    if isinstance(value, float) or np.result_type(value).kind in "fc":
+        raise GateContractError(
+            f"gate {name!r} ({type(gate).__name__}).backward returned None for "
+            f"input {port} ({source!r}), which holds floats; only integer inputs "
+            "(labels, indices) may have no gradient: return the gradient, or "
+            "zeros shaped like the input if the output does not depend on it"
+        )
 
 
 def check_finite(name, what, value):
@@ -296,7 +337,9 @@ def fed_values(graph, inputs, expected) -> dict:
     if inputs.keys() != expected.keys():
         _refuse_names(graph, inputs, expected)
     values = {
-        name: value if type(value) is _ARRAY else as_value(name, value)
+        name: value
+        if type(value) is _ARRAY and value.dtype.kind in NUMERIC_KINDS
+        else as_value(name, value)
         for name, value in inputs.items()
     }
     if graph.check_finite:
@@ -338,12 +381,22 @@ def seed_gradient(output, value, upstream):
     return upstream
 
 
-def check_settable(name, kind):
-    """Only parameters and constants hold values between runs."""
+def check_settable(name, kind, old, new):
+    """Only parameters and constants hold values between runs, of one shape.
+
+    Gates and gradients were built on the node's shape, so it is kept.
+    """
     if kind not in ("parameter", "constant"):
         raise GraphStructureError(
-            f"set_value sets parameters and constants; {name!r} is a "
-            f"{kind}: feed inputs to forward instead"
+            f"set_value sets parameters and constants; {name!r} is "
+            f"{'an' if kind == 'input' else 'a'} {kind}: feed inputs to forward "
+            "instead"
+        )
+    if old is not None and shape_of(old) != shape_of(new):
+        raise ShapeMismatchError(
+            f"set_value({name!r}): the node has shape {shape_of(old)}, the new "
+            f"value has shape {shape_of(new)}; a parameter or constant keeps its "
+            "shape. Add a new node for a value of another shape"
         )
 
 

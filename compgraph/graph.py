@@ -11,7 +11,6 @@ to the end, so what a notebook steps through is exactly what runs.
 """
 
 import itertools
-import operator
 import weakref
 
 import networkx as nx
@@ -20,13 +19,13 @@ import numpy as np
 from compgraph import contract
 from compgraph.errors import GraphStructureError
 from compgraph.node import Node
+from compgraph.plan import compile_plan
 from compgraph.trace import BackwardStep, ForwardStep
 from gates.base import Gate
 
 __all__ = ["ComputationalGraph"]
 
 LEAF_KINDS = ("input", "parameter", "constant")
-PORT = operator.itemgetter(2)  # the key of an edge (source, target, port)
 
 
 class ComputationalGraph:
@@ -199,9 +198,9 @@ class ComputationalGraph:
         The gradients of the last backward stay readable; backward needs a
         new forward first.
         """
-        contract.check_settable(name, self.kind(name))
-        self._values[name] = contract.as_value(name, value)
-        self._forwarded = False
+        value = contract.as_value(name, value)
+        contract.check_settable(name, self.kind(name), self._values.get(name), value)
+        self._values[name], self._forwarded = value, False
 
     def grad(self, name: str):
         """dL/d(node) after the last backward; zero for a node the output ignores."""
@@ -227,7 +226,7 @@ class ComputationalGraph:
         return draw(self, **options)
 
     def _repr_svg_(self):
-        from compgraph.draw import to_svg
+        from compgraph.draw import to_svg  # Jupyter shows a graph as its drawing
 
         return to_svg(self)
 
@@ -269,6 +268,8 @@ class ComputationalGraph:
             except Exception as error:
                 where = (name, gate, "forward", sources, args)
                 raise contract.gate_error(error, *where) from error
+            if type(out) is not float:
+                contract.check_output(name, gate, out)
             if checked:
                 contract.check_finite(f"gate {name!r} ({gate.label})", "value", out)
             values[name] = out
@@ -315,30 +316,10 @@ class ComputationalGraph:
     def _compiled(self):
         """The plan: (node, gate, input names) of every gate in topological order."""
         if self._plan is None:
-            index = dict(self.dag.nodes(data="index"))
-            sort = nx.lexicographical_topological_sort(self.dag, key=index.__getitem__)
-            self._order = list(sort)
-            del index, sort  # a million-gate graph needs the memory back
-            gates = dict(self.dag.nodes(data="gate"))
-            plan = []
-            for name, sources in zip(self._order, self._sources_in_order()):
-                gate = gates[name]
-                if gate is not None:
-                    contract.check_arity(name, gate, len(sources), connected=True)
-                    plan.append((name, gate, sources))
+            self._order, self._plan = compile_plan(self.dag)
             self._inputs = dict.fromkeys(self.nodes("input"))  # in order, O(1) lookups
             self._leaves = self._nodes_of(("input", "parameter"))
-            self._plan = plan
         return self._plan
-
-    def _sources_in_order(self):
-        """Each node's inputs as a tuple ordered by port, in topological order."""
-        by_target = {}
-        # in_edges runs target by target: sort each gate's few edges by port.
-        edges = self.dag.in_edges(keys=True)
-        for target, group in itertools.groupby(edges, key=lambda edge: edge[1]):
-            by_target[target] = tuple(u for u, _, _ in sorted(group, key=PORT))
-        return (by_target.get(name, ()) for name in self._order)
 
     def _output_name(self) -> str:
         name = self._output or self._last_gate

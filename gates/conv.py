@@ -20,7 +20,8 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from gates.base import Gate
-from gates.pooling import _check_ndim, _grad_type, _out_size, _pair
+from gates.pooling import _check_ndim, _out_size, _pair
+from gates.tensor import _grad_dtype
 
 __all__ = ["Conv2dGate"]
 
@@ -208,4 +209,4 @@ def _float_type(*arrays):
 
 def _like(grad, value):
     """``grad`` in the float type of the input it belongs to."""
-    return grad.astype(_grad_type(value), copy=False)
+    return grad.astype(_grad_dtype(value), copy=False)

@@ -31,6 +31,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from gates.base import Gate
+from gates.tensor import _grad_dtype
 
 __all__ = ["MaxPool2dGate", "AvgPool2dGate"]
 
@@ -93,7 +94,7 @@ class MaxPool2dGate(Gate):
         return out
 
     def backward(self, upstream):
-        windows, out, dtype = self.windows, self.out, _grad_type(self.x)
+        windows, out, dtype = self.windows, self.out, _grad_dtype(self.x)
         offsets = _offsets(self.kernel_size, first=True)
         winners = [windows[..., i, j] == out for i, j in offsets]
         # k: how many cells of each window hold its maximum. A window whose
@@ -148,7 +149,7 @@ class AvgPool2dGate(Gate):
         x = np.asarray(x)
         windows = _windows("AvgPool2dGate", x, self.kernel_size, self.stride)
         kh, kw = self.kernel_size
-        total = windows[..., 0, 0].astype(_grad_type(x))
+        total = windows[..., 0, 0].astype(_grad_dtype(x))
         for i, j in _offsets(self.kernel_size):
             total += windows[..., i, j]
         self.x, self.out_shape = x, total.shape
@@ -156,7 +157,7 @@ class AvgPool2dGate(Gate):
 
     def backward(self, upstream):
         kh, kw = self.kernel_size
-        dtype = _grad_type(self.x)
+        dtype = _grad_dtype(self.x)
         share = np.asarray(upstream, dtype) / (kh * kw)
         parts = (share for _ in range(kh * kw))
         shape, kernel, stride = self.x.shape, self.kernel_size, self.stride
@@ -166,7 +167,7 @@ class AvgPool2dGate(Gate):
         return f"AvgPool2dGate(kernel_size={self.kernel_size}, stride={self.stride})"
 
 
-# -- helpers; convolution uses _pair, _out_size, _check_ndim and _grad_type ----
+# -- helpers; convolution uses _pair, _out_size and _check_ndim ----------------
 
 
 def _pair(value, name: str, gate: str, minimum: int) -> tuple[int, int]:
@@ -239,7 +240,3 @@ def _scatter(parts, shape, out_shape, kernel, stride, dtype):
         else:
             cells += part
     return dx
-
-
-def _grad_type(x):
-    return x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)

@@ -5,9 +5,10 @@ cut, join or repeat their input, so their backward moves each upstream
 gradient back to the element it came from. Where one element reaches
 several outputs (a broadcast, an index that repeats), its gradients add up.
 
-Integer inputs (integer arrays passed through) receive ``None``: they have
-no gradient. Gradients keep the dtype of their input, so a float32 network
-stays float32.
+Integer arrays passed through get a float64 gradient like any other input
+(a label that is reshaped on its way to a loss receives none, because the
+loss sends none). Gradients keep the dtype of a float input, so a float32
+network stays float32.
 """
 
 import math
@@ -15,7 +16,7 @@ import math
 import numpy as np
 
 from gates.base import Gate, shape_of, unbroadcast
-from gates.tensor import _axes, _grad_like, _is_float, _scalar
+from gates.tensor import _axes, _grad_dtype, _grad_like, _scalar
 
 __all__ = [
     "ReshapeGate",
@@ -212,9 +213,7 @@ class NarrowGate(Gate):
         return x[self.index]
 
     def backward(self, upstream):
-        if not _is_float(self.x):
-            return (None,)
-        grad = np.zeros_like(self.x)
+        grad = np.zeros(np.shape(self.x), dtype=_grad_dtype(self.x))
         grad[self.index] = upstream
         return (grad,)
 
@@ -279,9 +278,7 @@ class IndexGate(Gate):
         return _scalar(out)
 
     def backward(self, upstream):
-        if not _is_float(self.x):
-            return (None,)
-        grad = np.zeros(shape_of(self.x), dtype=np.result_type(self.x))
+        grad = np.zeros(shape_of(self.x), dtype=_grad_dtype(self.x))
         if self.repeats:
             np.add.at(grad, self.index, upstream)
         else:

@@ -5,10 +5,12 @@ rows of a ``(V, D)`` table by integer indices; a row picked twice receives
 both gradients. The gates that only move elements (reshape, transpose,
 concat, index ...) are in :mod:`gates.shape`.
 
-Integer inputs (indices) receive ``None``: they have no gradient. Gradients
-keep the dtype of their input, so a float32 network stays float32; the
-helpers at the end of this module, which do that, are shared by the other
-gate modules.
+Integer and boolean arrays are numbers like any other: ``sum`` of an
+integer array has gradient 1 everywhere, in float64. Only the ports that
+read indices (the embedding's ``indices``, a loss's labels) receive
+``None``. Gradients keep the dtype of a float input, so a float32 network
+stays float32; the helpers at the end of this module, which do that, are
+shared by the other gate modules.
 """
 
 import math
@@ -271,10 +273,6 @@ def _axes(gate: str, axis, ndim: int) -> tuple:
     return normalized
 
 
-def _is_float(value) -> bool:
-    return isinstance(value, float) or np.asarray(value).dtype.kind == "f"
-
-
 def _scalar(value):
     """A 0-d float64 result as a Python float, readable in traces and drawings.
 
@@ -286,16 +284,20 @@ def _scalar(value):
 
 
 def _grad_like(grad, like):
-    """``grad`` in the type of input ``like``; ``None`` for an integer input.
+    """``grad`` in the float type of input ``like`` (float64 for an integer one).
 
     numpy promotes float32 against a float64 0-d array to float64; casting
     back keeps a float32 network in float32.
     """
-    if isinstance(like, float):
+    if isinstance(like, (float, int)):
         return float(grad)
-    if not _is_float(like):
-        return None
-    dtype = np.result_type(like)
+    dtype = _grad_dtype(like)
     if isinstance(grad, np.ndarray) and grad.dtype != dtype:
         return grad.astype(dtype)
     return grad
+
+
+def _grad_dtype(like):
+    """The dtype of a gradient for ``like``: its float type, else float64."""
+    dtype = np.result_type(like)
+    return dtype if dtype.kind == "f" else np.dtype(np.float64)

@@ -190,14 +190,15 @@ def test_concat_error_lists_the_shapes():
         ConcatGate().forward()
 
 
-def test_concat_gives_no_gradient_to_an_integer_input():
+def test_concat_gives_an_integer_input_a_float_gradient():
     gate = ConcatGate()
     gate.forward(np.array([1.0, 2.0]), np.array([3, 4]))
 
-    dx, dn = gate.backward(np.ones(4))
+    dx, dn = gate.backward(np.array([1.0, 2.0, 3.0, 4.0]))
 
-    np.testing.assert_array_equal(dx, [1.0, 1.0])
-    assert dn is None
+    np.testing.assert_array_equal(dx, [1.0, 2.0])
+    np.testing.assert_array_equal(dn, [3.0, 4.0])
+    assert dn.dtype == np.float64
 
 
 @few

@@ -14,12 +14,24 @@ from compgraph import (
     GateFailedError,
     GateReuseError,
     GraphStructureError,
+    InputError,
     MissingInputError,
     NonFiniteValueError,
     ShapeMismatchError,
     UnknownInputError,
 )
-from gates import AddGate, ExpGate, Gate, MultiplyGate, SumGate
+from gates import (
+    AddGate,
+    ExpGate,
+    Gate,
+    IndexGate,
+    MatMulGate,
+    MeanGate,
+    MultiplyGate,
+    NarrowGate,
+    ReshapeGate,
+    SumGate,
+)
 
 
 def lecture_circuit():
@@ -314,8 +326,20 @@ def test_gradients_are_cleared_by_forward_and_kept_by_set_value():
 
 def test_set_value_refuses_inputs_and_gates():
     g = lecture_circuit()
-    with pytest.raises(GraphStructureError, match="'x' is a input: feed inputs"):
+    with pytest.raises(GraphStructureError, match="'x' is an input: feed inputs"):
         g.set_value("x", 1.0)
+
+
+def test_set_value_refuses_a_value_of_another_shape():
+    g = ComputationalGraph()
+    w = g.parameter("w", np.ones(3))
+    (w * 2.0).sum()
+
+    with pytest.raises(ShapeMismatchError, match=r"'w'.*shape \(3,\).*shape \(4,\)"):
+        g.set_value("w", np.ones(4))
+
+    g.set_value("w", np.full(3, 2.0))  # the same shape is an optimizer's step
+    assert g.forward() == 12.0
 
 
 def test_a_node_that_no_gradient_reaches_gets_zero_of_its_shape():
@@ -627,3 +651,118 @@ def test_the_inputs_are_checked_at_every_forward_of_a_compiled_graph():
         g.forward(x=1, y=2)
     with pytest.raises(UnknownInputError, match="unknown input 'w'"):
         g.forward(x=1, y=2, z=3, w=4)
+
+
+# -- integer inputs and what gates return --------------------------------------------
+
+
+def int_and_float_twins(build, value):
+    """The gradients of one expression fed an integer array and its float copy."""
+    grads = []
+    for fed in (value, value.astype(float)):
+        g = ComputationalGraph()
+        build(g.input("x"))
+        g.forward(x=fed)
+        grads.append(g.backward()["x"])
+    return grads
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda x: x.sum(),
+        lambda x: x.square().sum(),
+        lambda x: x.relu().sum(),
+        lambda x: (x + x).sum(),
+        lambda x: (x * 1.5).exp().sum(),
+        lambda x: x.apply(MeanGate()),
+        lambda x: (
+            x.apply(ReshapeGate((3, 1)))
+            .apply(MatMulGate(), x.graph.constant(np.array([[1.0, -2.0]])))
+            .sum()
+        ),
+        lambda x: x.apply(IndexGate(np.array([0, 2, 2]))).square().sum(),
+        lambda x: x.apply(NarrowGate(0, 1, 2)).square().sum(),
+    ],
+    ids=[
+        "sum",
+        "square",
+        "relu",
+        "fan-out",
+        "exp",
+        "mean",
+        "matmul",
+        "index",
+        "narrow",
+    ],
+)
+def test_an_integer_input_gets_the_gradient_of_its_float_twin(build):
+    as_int, as_float = int_and_float_twins(build, np.array([1, 2, 3]))
+
+    np.testing.assert_allclose(as_int, as_float)
+    assert np.any(as_float != 0) and as_int.dtype == np.float64
+
+
+def test_an_integer_list_fed_as_input_gets_its_gradient():
+    g = ComputationalGraph()
+    g.input("x").square().sum()
+    g.forward(x=[1, 2, 3])
+
+    np.testing.assert_array_equal(g.backward()["x"], [2.0, 4.0, 6.0])
+
+
+def test_an_array_of_strings_is_refused_as_input():
+    g = ComputationalGraph()
+    g.input("x").sum()
+
+    with pytest.raises(InputError, match=r"'x' must hold numbers.*dtype <U1"):
+        g.forward(x=np.array(["a", "b"]))
+
+
+class _Returns(Gate):
+    """A broken gate: forward returns whatever it was built with."""
+
+    def __init__(self, out):
+        self.out = out
+
+    def forward(self, x):
+        return self.out
+
+    def backward(self, upstream):
+        return (upstream,)
+
+
+@pytest.mark.parametrize(
+    "out, shown",
+    [
+        ("hello", "'hello'"),
+        (None, "None"),
+        ([1.0, 2.0], r"\[1.0, 2.0\]"),
+        (np.array([object()]), "an array of dtype object"),
+    ],
+)
+def test_a_forward_that_returns_no_number_is_refused_naming_the_gate(out, shown):
+    g = ComputationalGraph()
+    g.rename(g.input("x").apply(_Returns(out)), "broken") * 3.0
+
+    with pytest.raises(GateContractError, match=rf"'broken' \(_Returns\).*{shown}"):
+        g.forward(x=2.0)
+
+
+class _NoGradient(Gate):
+    """A broken gate: backward forgets its input's gradient."""
+
+    def forward(self, x):
+        return 2 * x
+
+    def backward(self, upstream):
+        return (None,)
+
+
+def test_a_backward_that_gives_a_float_input_no_gradient_is_refused():
+    g = ComputationalGraph()
+    g.rename(g.input("x").apply(_NoGradient()), "double").sum()
+    g.forward(x=np.ones(3))
+
+    with pytest.raises(GateContractError, match=r"'double'.*None for input 0 \('x'\)"):
+        g.backward()
