@@ -225,8 +225,9 @@ def check_gate(gate, *inputs, upstream=None, seed: int = 0, h: float = STEP):
     """Check ``gate.backward`` against centered differences of ``gate.forward``.
 
     Float inputs are checked in float64; integer inputs (labels, indices)
-    are held fixed and not checked (a finite difference cannot step them). The upstream gradient is drawn
-    at random (not all ones, which hides many mistakes) unless given.
+    are held fixed and not checked (a finite difference cannot step them).
+    The upstream gradient is drawn at random (not all ones, which hides
+    many mistakes) unless given.
 
     Examples
     --------
