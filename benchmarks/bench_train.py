@@ -20,8 +20,8 @@ machine hits them alike; the table gives the median epoch of a run, and the
 best of ``--repeats`` runs. Every contender uses one BLAS thread (as `compgraph train`
 does), so the figures compare the code, not the thread pools.
 
-The convnet's default run also verifies its accuracy target (98%), which the
-test suite leaves to this benchmark because it takes half a minute or more.
+Each model's run also reports its accuracy against its target (the test
+suite checks the same targets on the same default runs).
 
 Run:  python benchmarks/bench_train.py [--repeats 2] [--models mlp,convnet]
       [--out FILE]

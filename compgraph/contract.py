@@ -200,8 +200,9 @@ def check_finite(name, what, value):
 def gate_error(error, name, gate, method, names, values):
     """The error to raise when ``gate.<method>`` raised ``error`` at node ``name``.
 
-    Our own errors pass through; numpy's complaints about shapes become a
-    :class:`ShapeMismatchError` naming the gate and the shapes that met;
+    Our own errors pass through; complaints about shapes (numpy's, or the
+    gate's own) become a :class:`ShapeMismatchError` naming the gate and
+    the shapes that came in;
     anything else becomes a :class:`GateFailedError` naming the gate.
     """
     if isinstance(error, CompGraphError):
@@ -209,9 +210,7 @@ def gate_error(error, name, gate, method, names, values):
     shapes = ", ".join(f"{n} {shape_of(v)}" for n, v in zip(names, values))
     where = f"gate {name!r} ({type(gate).__name__}, {gate.label}) in {method}"
     if isinstance(error, ValueError) and _about_shapes(str(error)):
-        return ShapeMismatchError(
-            f"{where} cannot combine the shapes {shapes}: {error}"
-        )
+        return ShapeMismatchError(f"{where} refused inputs of shapes {shapes}: {error}")
     return GateFailedError(f"{where} raised {type(error).__name__}: {error}")
 
 

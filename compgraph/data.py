@@ -320,7 +320,8 @@ def load_image(path, shape: tuple, pixel_max: float) -> np.ndarray:
     Raises
     ------
     DataError
-        An unreadable file or an image of the wrong size.
+        An unreadable file, an image of the wrong size, or NaN or infinite
+        pixels.
     """
     path = Path(path)
     if not path.is_file():
@@ -343,6 +344,12 @@ def load_image(path, shape: tuple, pixel_max: float) -> np.ndarray:
         raise DataError(
             f"{path.name} has shape {image.shape}, but the model reads {h}x{w} "
             f"images (shape ({h}, {w})); resize it to {h}x{w} pixels first"
+        )
+    if not np.all(np.isfinite(image)):
+        bad = int(np.size(image) - np.count_nonzero(np.isfinite(image)))
+        raise DataError(
+            f"{path.name} holds {bad} NaN or infinite pixel(s); every pixel must "
+            f"be a number from 0 to {pixel_max:g}"
         )
     return image
 

@@ -76,6 +76,8 @@ def save_parameters(graph, path, extra: dict | None = None) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
     try:
+        # mkstemp makes the file private (0600); give it the mode open() would.
+        os.chmod(temporary, 0o666 & ~_umask())
         with os.fdopen(handle, "wb") as file:
             np.savez(file, **arrays)
             file.flush()
@@ -85,6 +87,13 @@ def save_parameters(graph, path, extra: dict | None = None) -> None:
         if os.path.exists(temporary):
             os.remove(temporary)
         raise
+
+
+def _umask() -> int:
+    """The process's umask; reading it means setting it, so set it back."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def load_parameters(graph, path) -> dict:

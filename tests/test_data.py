@@ -227,6 +227,15 @@ def test_image_of_the_wrong_size_is_refused(tmp_path):
             load_image(tmp_path / name, (8, 8), 16.0)
 
 
+def test_an_image_with_nan_or_infinite_pixels_is_refused(tmp_path):
+    image = np.zeros((8, 8))
+    image[0, :2] = np.nan, np.inf
+    np.save(tmp_path / "nan.npy", image)
+
+    with pytest.raises(DataError, match=r"nan.npy holds 2 NaN or infinite pixel"):
+        load_image(tmp_path / "nan.npy", (8, 8), 16.0)
+
+
 def test_missing_and_unreadable_images_are_refused(tmp_path):
     (tmp_path / "junk.png").write_bytes(b"not a png")
 

@@ -5,6 +5,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from compgraph.errors import ShapeMismatchError
 from compgraph.gradcheck import check_gate
 from compgraph.graph import ComputationalGraph
 from gates.normalization import BatchNormGate, DropoutGate
@@ -106,6 +107,20 @@ def test_batch_norm_c14_batch_of_one_in_training_is_refused_with_the_reason():
     with pytest.raises(ValueError, match=r"one value per feature.*variance is 0.*eval"):
         gate.forward(np.array([[3.0]]), np.ones(1), np.zeros(1))
     assert gate.running_mean.tolist() == [0.0]  # nothing was learned from it
+
+
+def test_batch_norm_c14_in_a_graph_names_the_gate_and_the_real_reason():
+    g = ComputationalGraph()
+    x = g.input("x")
+    gamma, beta = g.parameter("gamma", np.ones(1)), g.parameter("beta", np.zeros(1))
+    g.add_gate(BatchNormGate(), [x, gamma, beta], name="bn1")
+
+    with pytest.raises(
+        ShapeMismatchError,
+        match=r"gate 'bn1' \(BatchNormGate, BN\) in forward refused inputs of shapes "
+        r"x \(1, 1\).*one value per feature, whose batch variance is 0",
+    ):
+        g.forward(x=np.array([[3.0]]))
 
 
 def test_batch_norm_c14_batch_of_one_in_eval_uses_running_statistics():

@@ -205,6 +205,16 @@ def test_a_save_replaces_the_file_and_leaves_no_temporary(tmp_path):
     assert os.listdir(tmp_path) == ["m.npz"]
 
 
+def test_a_saved_file_gets_the_mode_of_an_ordinary_file_not_a_private_one(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        save_parameters(model(hidden=4), tmp_path / "m.npz")
+    finally:
+        os.umask(previous)
+
+    assert os.stat(tmp_path / "m.npz").st_mode & 0o777 == 0o644
+
+
 def test_extra_keys_must_be_strings():
     with pytest.raises(ParameterFileError, match="extra keys are non-empty strings"):
         save_parameters(model(hidden=4), "unused.npz", extra={1: 2})

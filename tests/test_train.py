@@ -17,11 +17,10 @@ from compgraph.train import (
 )
 
 # -- the results that must hold (bundled digits, default settings, seed 0) ------
-# The convnet's default run (30 epochs) takes half a minute or more on two
-# busy cores, so its 98% target is verified by benchmarks/bench_train.py;
-# here it trains briefly (test_resume_... and test_convnet_learns_...).
+# Every model's full default run: the convnet's 30 epochs take about ten
+# seconds on two cores, the others a few seconds each.
 
-TARGETS = {"linear-svm": 0.94, "softmax": 0.95, "mlp": 0.97}
+TARGETS = {"linear-svm": 0.94, "softmax": 0.95, "mlp": 0.97, "convnet": 0.98}
 
 
 @pytest.fixture(scope="module")
@@ -39,12 +38,6 @@ def test_default_run_reaches_its_target_accuracy(default_runs, model):
     assert result.test_accuracy >= TARGETS[model]
     assert result.metrics[-1]["test_accuracy"] == result.test_accuracy
     assert len(result.metrics) == TrainConfig(model).epochs
-
-
-def test_convnet_learns_the_digits_in_three_epochs(tmp_path):
-    result = train(TrainConfig("convnet", epochs=3), tmp_path)
-
-    assert result.test_accuracy >= 0.9
 
 
 def test_same_seed_gives_the_same_numbers_twice(tmp_path):
