@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from compgraph.grading import Limits, grade, grade_class, load_assignment
+from compgraph.grading import Assignment, Limits, grade, grade_class, load_assignment
 
 SOLUTIONS = Path(__file__).parent / "grading_fixtures" / "solutions"
 LIMITS = Limits(wall_seconds=10.0, cpu_seconds=60, memory_mb=1024)
@@ -167,6 +167,62 @@ def test_feedback_at_a_tie_says_any_split_summing_to_the_upstream_is_accepted(
         assert "inputs 0 and 1 are tied or at a kink together" in output
     else:
         assert "must lie between the one-sided slopes" in output
+
+
+EXP_ON_A_BASE = """
+import numpy as np
+
+from gates.base import Gate
+
+
+class Exponential(Gate):
+    def forward(self, x):
+        self.out = np.exp(x)
+        return self.out
+
+
+class ExpGate(Exponential):
+    def forward(self, x):
+        return super().forward(x)
+
+    def backward(self, upstream):
+        return (upstream * CALL,)
+"""
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "self.forward(np.log(self.out))",
+        "type(self).forward(self, np.log(self.out))",
+        "ExpGate.forward(self, np.log(self.out))",
+        "Exponential.forward(self, np.log(self.out))",
+        "super().forward(np.log(self.out))",
+    ],
+)
+def test_backward_calling_forward_through_a_class_breaks_the_contract(tmp_path, call):
+    task = exp_contract(tmp_path, EXP_ON_A_BASE.replace("CALL", call))
+    # One call, though ExpGate.forward itself calls Exponential.forward.
+    assert (task.score, task.output) == (
+        0.0,
+        "backward called forward 1 time(s) instead of using the cache",
+    )
+
+
+def test_backward_using_the_cache_of_a_base_class_keeps_the_contract(tmp_path):
+    task = exp_contract(tmp_path, EXP_ON_A_BASE.replace("CALL", "self.out"))
+    assert (task.score, task.output) == (1.0, "passed on 2 case(s)")
+
+
+def exp_contract(tmp_path, source):
+    """The ExpGate.contract task graded on ``source``."""
+    full = load_assignment("gates")
+    contract = [t for t in full.tasks if t.name == "ExpGate.contract"]
+    assignment = Assignment("exp", "Exp", "my_gates.py", contract, full.blocked)
+    submission = tmp_path / "my_gates.py"
+    submission.write_text(source)
+    (task,) = grade(submission, assignment, LIMITS, seed=3).tasks
+    return task
 
 
 LAYER_BUGS = {

@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -17,6 +18,7 @@ from compgraph.cli import main
 
 FIXTURES = Path(__file__).parent / "grading_fixtures"
 SOLUTIONS = FIXTURES / "solutions"
+README = Path(__file__).resolve().parents[1] / "README.md"
 FAST = ["--wall", "5", "--seed", "1"]
 
 
@@ -113,6 +115,56 @@ def test_export_writes_the_skeleton_and_public_tests_only(tmp_path):
         main, ["assignment", "export", "gates", str(tmp_path / "hw")]
     )
     assert again.exit_code != 0  # never overwrites a student's file
+
+
+def test_export_makes_a_skeleton_for_the_readme_assignment_file(tmp_path):
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.DOTALL)
+    (week2,) = [b for b in blocks if '"week2"' in b]
+    (tmp_path / "week2.py").write_text(week2)
+    done = run("assignment", "export", tmp_path / "week2.py", tmp_path / "hw2")
+    assert done.exit_code == 0, done.output
+    skeleton = (tmp_path / "hw2" / "my_week2.py").read_text()
+    assert "class SquareGate(Gate):" in skeleton
+    assert "class MaxGate(Gate):" in skeleton
+    assert "At a tie x == y both brackets are 0" in skeleton
+    assert "compgraph grade my_week2.py --assignment week2.py --public" in skeleton
+    tests = (tmp_path / "hw2" / "test_public_week2.py").read_text()
+    assert "'SquareGate.forward'" in tests and "MaxGate.hidden" not in tests
+    out = tmp_path / "results.json"
+    skeleton_path = tmp_path / "hw2" / "my_week2.py"
+    run("grade", skeleton_path, "-a", tmp_path / "week2.py", "--public", "--out", out)
+    outputs = {t["name"]: t["output"] for t in json.loads(out.read_text())["tests"]}
+    assert sorted(outputs) == [
+        "MaxGate.backward",
+        "MaxGate.contract",
+        "MaxGate.forward",
+        "SquareGate.forward",
+    ]
+    assert outputs["SquareGate.forward"] == (
+        "SquareGate.forward raised NotImplementedError: SquareGate.forward: "
+        "implement me (tasks SquareGate.*) (at my_week2.py:21 in forward: raise "
+        'NotImplementedError("SquareGate.forward: implement me (tasks '
+        'SquareGate.*)"))'
+    )
+
+
+def test_export_without_a_skeleton_it_can_make_says_what_to_give(tmp_path):
+    (tmp_path / "custom.py").write_text(
+        "from compgraph.grading import Assignment, Task\n"
+        'ASSIGNMENT = Assignment("custom", "Custom", "my_custom.py", '
+        '[Task("speed", target="Fast")])\n'
+    )
+    done = CliRunner().invoke(
+        main, ["assignment", "export", str(tmp_path / "custom.py"), str(tmp_path)]
+    )
+    assert done.exit_code == 1
+    assert done.output == (
+        "Error: assignment 'custom' gives no skeleton, and one is made only from "
+        "GateTask tasks, not from Task (speed); give the source of the "
+        "my_custom.py that students start from as Assignment(..., "
+        "skeleton=SOURCE)\n"
+    )
+    assert not (tmp_path / "my_custom.py").exists()
 
 
 def test_the_exported_skeleton_grades_to_zero_with_named_tasks(tmp_path):

@@ -8,7 +8,9 @@ graded on the gates assignment's tasks of those three gates with small limits.
 import os
 import shutil
 import signal
+import stat
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -35,7 +37,6 @@ CLASS = [
     "missing_class.py",
     "wrong_signature.py",
     "endless_backward.py",
-    "memory_bomb.py",
     "sys_exit_import.py",
     "os_exit_import.py",
     "forged_output.py",
@@ -129,12 +130,17 @@ def test_endless_backward_times_out_and_the_rest_is_graded(graded):
         assert tasks[name].output == "not run: MaxGate timed out in MaxGate.backward"
 
 
-def test_memory_bomb_hits_the_memory_limit(graded):
-    result = grade_fixture("memory_bomb.py", graded)
+def test_memory_bomb_hits_the_memory_limit(three_gates):
+    # Graded alone, with wall-clock and CPU limits far above what filling
+    # the memory takes even on a loaded machine: the memory limit comes first.
+    limits = replace(LIMITS, wall_seconds=60.0, cpu_seconds=120)
+    result = grade(FIXTURES / "memory_bomb.py", three_gates, limits, seed=7)
     assert_others_full(result)
-    forward = next(t for t in result.tasks if t.name == "MaxGate.forward")
-    assert forward.score == 0.0
-    assert "MemoryError" in forward.output or "out of memory" in forward.output
+    for task in result.tasks:
+        if task.name.startswith("MaxGate") and task.name != "MaxGate.contract":
+            assert task.score == 0.0
+            assert "timed out" not in task.output
+            assert "MemoryError" in task.output or "out of memory" in task.output
 
 
 def test_sys_exit_at_import_keeps_what_was_defined_before(graded):
@@ -199,10 +205,29 @@ def _alive(pid):
         return False
 
 
-@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs Linux /proc")
-def test_processes_that_outlive_the_submission_are_killed(three_gates, tmp_path):
+def test_a_daemon_started_with_os_fork_is_refused_at_import(three_gates, tmp_path):
     marker = tmp_path / "daemon.pid"
     source = (FIXTURES / "spawns_survivor.py").read_text()
+    submission = tmp_path / "my_gates.py"
+    submission.write_text(source.replace("@MARKER@", str(marker)))
+
+    result = grade(submission, three_gates, LIMITS, seed=7)
+
+    assert_others_full(result)
+    assert result.notes[0] == (
+        "my_gates: PermissionError: the grader does not let a submission start "
+        "a process or run a program (os.fork)"
+    )
+    time.sleep(0.3)
+    assert not marker.exists()  # no daemon ever ran
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs Linux /proc")
+def test_processes_that_outlive_the_submission_are_killed(three_gates, tmp_path):
+    """Native code forks past the runner's refusals; the subreaper still
+    finds the daemon after its double fork and setsid, and kills it."""
+    marker = tmp_path / "daemon.pid"
+    source = (FIXTURES / "spawns_survivor_natively.py").read_text()
     submission = tmp_path / "my_gates.py"
     submission.write_text(source.replace("@MARKER@", str(marker)))
 
@@ -273,3 +298,192 @@ def test_a_submission_hanging_at_import_has_the_reason_in_the_csv_notes(
     assert row["total"] == "0"
     assert "importing the submission failed: timed out after 1 s" in row["notes"]
     assert "while importing" in row["notes"]
+
+
+def test_a_backward_that_runs_the_library_in_a_child_interpreter_is_refused(
+    three_gates,
+):
+    result = grade(FIXTURES / "library_in_a_child.py", three_gates, LIMITS, seed=7)
+    assert_others_full(result)
+    tasks = {t.name: t for t in result.tasks}
+    assert tasks["MaxGate.forward"].score == 1.0
+    for name in ("MaxGate.backward", "MaxGate.hidden", "MaxGate.gradcheck"):
+        assert tasks[name].score == 0.0
+        assert (
+            "MaxGate.backward raised PermissionError: the grader does not let a "
+            "submission start a process or run a program (subprocess.Popen)"
+        ) in tasks[name].output
+
+
+def test_a_shell_cannot_overwrite_a_classmate_while_the_class_is_graded(
+    three_gates, tmp_path
+):
+    root = tmp_path / "class"
+    root.mkdir()
+    alice = root / "alice.py"
+    shutil.copyfile(FIXTURES / "missing_class.py", alice)
+    before = alice.read_text()
+    source = (FIXTURES / "overwrites_a_classmate.py").read_text()
+    (root / "mallory.py").write_text(source.replace("@TARGET@", str(alice)))
+
+    results = grade_class(root, three_gates, tmp_path / "out", jobs=1, seed=7)
+
+    assert alice.read_text() == before
+    graded = {r.student: r for r in results}
+    assert_others_full(graded["alice"])
+    assert_others_full(graded["mallory"])
+    assert graded["mallory"].notes == [
+        "mallory: PermissionError: the grader does not let a submission start a "
+        "process or run a program (subprocess.Popen)"
+    ]
+
+
+@pytest.fixture(scope="module")
+def max_forward():
+    """Only MaxGate.forward: one quick task per refused operation."""
+    full = load_assignment("gates")
+    tasks = [t for t in full.tasks if t.name == "MaxGate.forward"]
+    return Assignment(
+        "max", "Max forward", "my_gates.py", tasks, full.blocked, full.allowed
+    )
+
+
+def forward_running(code, assignment, tmp_path, **names):
+    """Grade a MaxGate whose forward first runs ``code``; return the task."""
+    for name, value in names.items():
+        code = code.replace(name, repr(str(value)))
+    source = (FIXTURES / "forward_runs.py").read_text()
+    submission = tmp_path / "submission" / "my_gates.py"
+    submission.parent.mkdir()
+    submission.write_text(source.replace("@CODE@", code.replace("\n", "\n        ")))
+    (task,) = grade(submission, assignment, LIMITS, seed=7).tasks
+    return task
+
+
+SPAWNS = {
+    'subprocess.run(["true"])': "subprocess.Popen",
+    'os.popen("true").read()': "subprocess.Popen",
+    'os.system("true")': "os.system",
+    'os.execv("/bin/true", ["true"])': "os.exec",
+    'os.posix_spawn("/bin/true", ["true"], {})': "os.posix_spawn",
+    'os.spawnv(os.P_WAIT, "/bin/true", ["true"])': "os.fork",
+    "os.fork()": "os.fork",
+    "os.forkpty()": "os.forkpty",
+    'pty.spawn("true")': "pty.spawn",
+    'multiprocessing.get_context("fork").Process(target=print).start()': "os.fork",
+    'multiprocessing.get_context("spawn").Process(target=print).start()': (
+        "_posixsubprocess.fork_exec"
+    ),
+    "_posixsubprocess.fork_exec()": "_posixsubprocess.fork_exec",
+    'del sys.modules["_posixsubprocess"]\nimport _posixsubprocess': (
+        "a fresh import of _posixsubprocess"
+    ),
+}
+
+
+@pytest.mark.parametrize("code", sorted(SPAWNS))
+def test_every_way_of_starting_a_process_is_refused_and_named(
+    max_forward, tmp_path, code
+):
+    task = forward_running(code, max_forward, tmp_path)
+    assert task.score == 0.0
+    assert task.output.startswith(
+        "MaxGate.forward raised PermissionError: the grader does not let a "
+        f"submission start a process or run a program ({SPAWNS[code]})"
+    )
+
+
+VICTIM = "elsewhere/victim.txt"
+#: Code that changes a file outside the sandbox's folder, the audit event it
+#: raises, and the path it changes (under the test's folder).
+CHANGES = {
+    'open(VICTIM, "w")': ("open", VICTIM),
+    'open(VICTIM, "a")': ("open", VICTIM),
+    "os.open(VICTIM, os.O_RDWR)": ("open", VICTIM),
+    "os.remove(VICTIM)": ("os.remove", VICTIM),
+    'os.rename(VICTIM, "mine.txt")': ("os.rename", VICTIM),
+    'open("mine.txt", "w").close()\nos.replace("mine.txt", VICTIM)': (
+        "os.rename",
+        VICTIM,
+    ),
+    "os.truncate(VICTIM, 0)": ("os.truncate", VICTIM),
+    "os.chmod(VICTIM, 0o777)": ("os.chmod", VICTIM),
+    "os.utime(VICTIM, (0, 0))": ("os.utime", VICTIM),
+    'os.link(VICTIM, "mine.txt")': ("os.link", VICTIM),
+    'os.mkdir(FOLDER + "/new")': ("os.mkdir", "elsewhere/new"),
+    "shutil.rmtree(FOLDER)": ("shutil.rmtree", "elsewhere"),
+    "shutil.copyfile(__file__, VICTIM)": ("shutil.copyfile", VICTIM),
+}
+
+
+def elsewhere(tmp_path):
+    """A folder outside the sandbox's, with a file that must stay intact."""
+    victim = tmp_path / VICTIM
+    victim.parent.mkdir()
+    victim.write_text("intact")
+    return {"VICTIM": victim, "FOLDER": victim.parent}
+
+
+@pytest.mark.parametrize("code", sorted(CHANGES))
+def test_changing_files_outside_the_own_folder_is_refused_and_named(
+    max_forward, tmp_path, code
+):
+    names = elsewhere(tmp_path)
+    mode = names["VICTIM"].stat().st_mode
+    task = forward_running(code, max_forward, tmp_path, **names)
+    event, changed = CHANGES[code]
+    assert task.score == 0.0
+    assert (
+        "PermissionError: the grader does not let a submission change "
+        f"{str(tmp_path / changed)!r} ({event}): it may write only inside its "
+        "own folder"
+    ) in task.output
+    assert names["VICTIM"].read_text() == "intact"
+    assert names["VICTIM"].stat().st_mode == mode
+
+
+@pytest.mark.parametrize(
+    ("code", "refused"),
+    [
+        ('os.symlink(VICTIM, "mine.txt")', "create symbolic links (os.symlink)"),
+        ('open("../victim.txt", "w")', "a relative path may not climb with '..'"),
+        ("os.open(FOLDER, os.O_RDONLY)", "open the folder"),
+        ("os.fchmod(os.open(VICTIM, os.O_RDONLY), 0o777)", "through its descriptor"),
+        ("os.kill(os.getppid(), 0)", "signal another process (os.kill)"),
+        ("os.killpg(os.getpgid(os.getppid()), 0)", "signal another process"),
+        (
+            'open(f"/proc/{os.getppid()}/cmdline").read()',
+            "cmdline', another process's /proc entry",
+        ),
+        ('os.listdir(f"/proc/{os.getppid()}/fd")', "another process's /proc entry"),
+    ],
+)
+def test_links_climbing_folders_signals_and_other_processes_are_refused(
+    max_forward, tmp_path, code, refused
+):
+    names = elsewhere(tmp_path)
+    task = forward_running(code, max_forward, tmp_path, **names)
+    assert task.score == 0.0
+    assert "PermissionError: the grader does not let a submission " in task.output
+    assert refused in task.output
+    assert names["VICTIM"].read_text() == "intact"
+    assert stat.S_IMODE(names["VICTIM"].stat().st_mode) != 0o777
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        'open("notes.txt", "w").write("x")\nos.rename("notes.txt", "kept.txt")\n'
+        'os.remove("kept.txt")',
+        'os.makedirs("a/b")\nopen("a/b/c", "w").close()\nshutil.rmtree("a")',
+        "with tempfile.TemporaryDirectory() as folder:\n"
+        '    open(os.path.join(folder, "scratch"), "w").close()',
+        'open(os.devnull, "w").write("quiet")',
+        'open("/proc/self/status").read()',
+        "os.kill(os.getpid(), 0)",
+        "import fractions",
+    ],
+)
+def test_scratch_work_in_the_own_folder_is_allowed(max_forward, tmp_path, code):
+    task = forward_running(code, max_forward, tmp_path)
+    assert (task.score, task.output) == (1.0, "passed on 2 case(s)")

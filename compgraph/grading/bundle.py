@@ -18,6 +18,7 @@ from pathlib import Path
 
 import compgraph
 from compgraph.grading.api import BUILT_IN, GradingError, load_assignment
+from compgraph.grading.skeleton import assignment_skeleton
 
 __all__ = ["export_skeleton", "build_bundle", "pypi_warning", "PUBLIC_TESTS"]
 
@@ -81,12 +82,17 @@ ASSIGNMENT = build()
 
 
 def export_skeleton(name, directory) -> list[Path]:
-    """Write the skeleton, the public tests and a short README into ``directory``.
+    """Write the skeleton and the public tests into ``directory``.
 
     Only the skeleton and the names of the visible tasks are written; the
-    assignment itself (with its hidden cases) is not.
+    assignment itself (with its hidden cases) is not. An assignment that
+    gives no skeleton gets one made from its gate tasks
+    (:func:`~.skeleton.assignment_skeleton`).
     """
     loaded = load_assignment(name)
+    text = loaded.skeleton
+    if text is None:
+        text = assignment_skeleton(loaded)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     skeleton = directory / loaded.filename
@@ -95,9 +101,7 @@ def export_skeleton(name, directory) -> list[Path]:
             f"{skeleton} exists; export into an empty folder so that no "
             "student work is overwritten"
         )
-    if loaded.skeleton is None:
-        raise GradingError(f"assignment {loaded.name!r} has no skeleton to export")
-    skeleton.write_text(loaded.skeleton, "utf-8")
+    skeleton.write_text(text, "utf-8")
     spec = name if str(name) in BUILT_IN else Path(str(name)).name
     tests = directory / f"test_public_{loaded.name}.py"
     tests.write_text(

@@ -11,7 +11,8 @@ Five checks, each its own task so that each earns its own points:
   inputs and takes the differences itself: a submission cannot fake them;
 - ``contract``: one gradient per input, shaped like it; inputs and upstream
   gradient left unmodified; backward reads the cache of the latest forward
-  and does not call forward again.
+  and does not call forward again (through the instance, a class or
+  ``super()``: the runner counts the calls of every forward on the class).
 
 For gates with ties or kinks (:data:`~.subgradients.PIECEWISE_LINEAR`),
 ``backward``, ``hidden`` and ``gradcheck`` accept any valid subgradient

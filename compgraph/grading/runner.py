@@ -8,13 +8,16 @@ speaks plain JSON lines: numbers and flat lists, never pickles.
 
 What it does, in order: read its configuration, lower its own resource
 limits, preload the modules a submission may use, block imports of what the
-submission is graded on, forbid opening the grader's files, import the
-submission, and then answer one request at a time. Everything here can be
-undone or forged by a hostile submission (it runs in the same process); the
-grader relies only on limits set by the kernel, on the process boundary and
-on comparing returned numbers with references it computes itself.
+submission is graded on, install the audit hook of ``guard.py`` (no
+processes, no changes outside its own folder, no reading the grader's
+files), import the submission, and then answer one request at a time.
+Native code gets past the hook, and the stand-ins and the answers can be
+forged; the grader relies in the end on limits set by the kernel, on the
+process boundary and on comparing returned numbers with references it
+computes itself.
 """
 
+import contextlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -178,20 +181,13 @@ def _preload(config):
     sys.meta_path.insert(0, _Blocker(config["blocked"], config["allowed"]))
 
 
-def _protect(paths):
-    """Refuse to open the grader's files (references, assignments, results)."""
-    roots = tuple(os.path.realpath(p) for p in paths)
-
-    def hook(event, args):
-        if event == "open" and args and isinstance(args[0], (str, bytes)):
-            path = os.fsdecode(args[0])
-            real = os.path.realpath(path)
-            if any(real == r or real.startswith(r + os.sep) for r in roots):
-                raise PermissionError(
-                    f"the grader does not let a submission open {path!r}"
-                )
-
-    sys.addaudithook(hook)
+def _load_guard():
+    """``guard.py`` beside this file, loaded by its path (see its docstring)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "guard.py")
+    spec = importlib.util.spec_from_file_location("_compgraph_guard", path)
+    guard = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(guard)
+    return guard
 
 
 def _import_submission(files):
@@ -286,24 +282,65 @@ def _backward(gate, upstream):
     import numpy as np
 
     kept = np.copy(upstream)
-    original, counter = gate.forward, [0]
-
-    def counting(*args):
-        counter[0] += 1
-        return original(*args)
-
-    gate.forward = counting
-    try:
+    with _counting_forward(gate) as counter:
         grads = gate.backward(upstream)
-    finally:
-        del gate.forward  # the class's own method shows through again
     if not isinstance(grads, (tuple, list)):
         return {"not_tuple": type(grads).__name__}
     return {
         "grads": [encode(g) for g in grads],
-        "forward_calls": counter[0],
+        "forward_calls": counter["calls"],
         "upstream_mutated": not np.array_equal(upstream, kept, equal_nan=True),
     }
+
+
+@contextlib.contextmanager
+def _counting_forward(gate):
+    """Count the calls of ``gate``'s forward while the block runs.
+
+    However backward reaches it, through the instance (``self.forward``) or
+    through a class (``type(self).forward(self, x)``, ``MyGate.forward``,
+    ``super().forward``): every forward defined on the gate or its classes
+    is wrapped, then put back.
+    """
+    counter = {"calls": 0, "depth": 0}
+    kept = [
+        (owner, vars(owner)["forward"])
+        for owner in type(gate).__mro__
+        if isinstance(vars(owner).get("forward"), types.FunctionType)
+    ]
+    for owner, forward in kept:
+        owner.forward = _counted(forward, gate, counter)
+    instance = getattr(gate, "__dict__", {})
+    own = instance.get("forward")
+    if own is not None:
+        instance["forward"] = _counted(own, None, counter)
+    try:
+        yield counter
+    finally:
+        for owner, forward in kept:
+            owner.forward = forward
+        if own is not None:
+            instance["forward"] = own
+
+
+def _counted(forward, gate, counter):
+    """``forward``, counting in ``counter`` its outermost calls on ``gate``.
+
+    A ``gate`` of None counts every call (a forward stored on the instance,
+    called without ``self``). Only the outermost call counts, so a forward
+    that calls ``super().forward`` is one call.
+    """
+
+    def counting(*args, **kwargs):
+        if counter["depth"] == 0 and (gate is None or (args and args[0] is gate)):
+            counter["calls"] += 1
+        counter["depth"] += 1
+        try:
+            return forward(*args, **kwargs)
+        finally:
+            counter["depth"] -= 1
+
+    return counting
 
 
 def _graph_request(request, namespace):
@@ -369,7 +406,8 @@ def main(argv=None):
     os.chdir(config["workdir"])
     sys.path.insert(0, config["workdir"])
     _preload(config)
-    _protect(config.get("protect", ()))
+    sys.dont_write_bytecode = True  # the library's folders are not to be written
+    _load_guard().install(config["workdir"], config.get("protect", ()))
     namespace, problems = _import_submission(config["files"])
     send({"ready": True, "problems": problems, "classes": sorted(namespace)})
     for line in incoming:

@@ -10,8 +10,9 @@ shown to the student, never parsed.
 
 Killing the whole process tree
 ------------------------------
-A submission can fork, double-fork and ``setsid`` so that its processes
-leave its process group and are re-parented away from it. We make the
+The runner refuses every way Python has of starting a process, but native
+code (``ctypes``) can still fork, double-fork and ``setsid`` so that its
+processes leave its process group and are re-parented away from it. We make the
 grading process a *child subreaper* (``prctl(PR_SET_CHILD_SUBREAPER)``,
 Linux): orphans of the sandbox are then re-parented to the grader instead of
 to init, so every process a submission ever started stays a descendant of
@@ -175,7 +176,9 @@ class Sandbox:
     config : dict
         What the runner preloads and blocks: ``blocked`` and ``allowed``
         module prefixes, ``preload`` module names, ``gates_base`` (a path or
-        None), ``protect`` (paths the submission may not open).
+        None), ``protect`` (paths the submission may not open). Whatever
+        they say, the submission may not start processes, nor change files
+        outside its working directory (see ``runner.py``).
     limits : Limits
         Time, memory and output limits.
     """
@@ -211,6 +214,7 @@ class Sandbox:
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(self.workdir),
+            "TMPDIR": str(self.workdir),  # the one folder the submission may write
             "LANG": "C.UTF-8",
             "OPENBLAS_NUM_THREADS": "1",
             "OMP_NUM_THREADS": "1",

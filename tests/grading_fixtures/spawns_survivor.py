@@ -1,7 +1,8 @@
-"""Starts a daemon at import (double fork, setsid) that tries to outlive grading.
+"""Tries to start a daemon at import (double fork, setsid) that would outlive
+grading; the sandbox refuses the first fork.
 
-The test replaces @MARKER@ with a file path; the daemon writes its pid
-there and keeps touching the file while it lives.
+The test replaces @MARKER@ with a file path; the daemon would write its pid
+there and keep touching the file while it lives.
 """
 
 import os

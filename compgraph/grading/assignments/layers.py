@@ -23,34 +23,20 @@ __all__ = ["build", "GATES"]
 _LABELS = "Scores are (N, C) or (C,), labels integers of shape (N,) or (); the loss "
 _MEAN = _LABELS + "is the mean over the N samples, and labels get no gradient (None)."
 
-#: (class students write, the library's reference, a note for the skeleton).
+#: (class students write, the library's reference, a note for the skeleton);
+#: the skeleton adds what is accepted at ties and kinks itself.
 GATES = [
     ("AffineGate", AffineGate, "Inputs x (N, D), W (D, M), b (M,)."),
-    (
-        "ReLUGate",
-        ReLUGate,
-        "At the kink x = 0 any local gradient in [0, 1] is accepted (the "
-        "library uses 1/2).",
-    ),
+    ("ReLUGate", ReLUGate, None),
     ("SoftmaxGate", SoftmaxGate, "Softmax over the last axis (axis=-1)."),
     ("SoftmaxCrossEntropyGate", SoftmaxCrossEntropyGate, _MEAN),
-    (
-        "HingeLossGate",
-        HingeLossGate,
-        _MEAN + " At m_j = 0 any slope in [0, 1] is accepted (the library: 1/2).",
-    ),
+    ("HingeLossGate", HingeLossGate, _MEAN),
     (
         "Conv2dGate",
         Conv2dGate,
         "Inputs x (N, C, H, W), w (F, C, KH, KW), b (F,); stride and padding are ints.",
     ),
-    (
-        "MaxPool2dGate",
-        MaxPool2dGate,
-        "kernel_size and stride are ints; a window with k tied maxima may "
-        "split its gradient among them in any shares that sum to it (the "
-        "library sends 1/k to each).",
-    ),
+    ("MaxPool2dGate", MaxPool2dGate, "kernel_size and stride are ints."),
     (
         "BatchNormGate",
         BatchNormGate,
