@@ -487,3 +487,25 @@ def test_links_climbing_folders_signals_and_other_processes_are_refused(
 def test_scratch_work_in_the_own_folder_is_allowed(max_forward, tmp_path, code):
     task = forward_running(code, max_forward, tmp_path)
     assert (task.score, task.output) == (1.0, "passed on 2 case(s)")
+
+
+def test_a_virtualenv_inside_the_checkout_stays_readable(tmp_path, monkeypatch):
+    # CI makes its virtualenv inside the checkout; protecting the whole
+    # checkout refused the submission numpy's own modules.
+    import types
+
+    from compgraph.grading import grader
+
+    checkout = tmp_path / "checkout"
+    for folder in ("compgraph", "gates", "tests", ".venv-ci/lib/site-packages"):
+        (checkout / folder).mkdir(parents=True)
+    (checkout / "pyproject.toml").write_text("")
+    fake = types.SimpleNamespace(__file__=str(checkout / "compgraph/__init__.py"))
+    monkeypatch.setattr(grader, "compgraph", fake)
+    monkeypatch.setattr(grader.sys, "prefix", str(checkout / ".venv-ci"))
+
+    roots = grader._library_roots()
+
+    assert checkout / ".venv-ci" not in roots
+    assert {checkout / n for n in ("compgraph", "gates", "tests")} <= set(roots)
+    assert checkout / "pyproject.toml" in roots

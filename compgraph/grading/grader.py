@@ -11,6 +11,8 @@ import concurrent.futures
 import multiprocessing
 import os
 import secrets
+import site
+import sys
 from pathlib import Path
 
 import compgraph
@@ -128,11 +130,24 @@ def _user_ids(user):
 
 
 def _library_roots():
-    """Where compgraph's source lives: the whole checkout if it is one."""
+    """Where compgraph's source lives: the whole checkout if it is one.
+
+    A Python environment inside the checkout (a CI virtualenv) is left out:
+    the submission's interpreter runs from it and reads numpy there.
+    """
     package = Path(compgraph.__file__).resolve().parent
-    if (package.parent / "pyproject.toml").exists():
-        return [package.parent]
-    return [package, Path(gates.__file__).resolve().parent]
+    checkout = package.parent
+    if not (checkout / "pyproject.toml").exists():
+        return [package, Path(gates.__file__).resolve().parent]
+    environments = [
+        Path(p).resolve()
+        for p in (sys.prefix, sys.exec_prefix, *site.getsitepackages())
+    ]
+    return [
+        entry
+        for entry in sorted(checkout.iterdir())
+        if not any(env == entry or entry in env.parents for env in environments)
+    ]
 
 
 def submission_files(path, assignment) -> list[Path]:
