@@ -18,6 +18,7 @@ import numpy as np
 
 from compgraph import contract
 from compgraph.errors import GraphStructureError
+from compgraph.names import default_prefix, unknown_node_message
 from compgraph.node import Node
 from compgraph.plan import compile_plan
 from compgraph.trace import BackwardStep, ForwardStep
@@ -90,7 +91,7 @@ class ComputationalGraph:
         :meth:`output`.
         """
         contract.check_is_gate(gate)
-        name = self._fresh_name(contract.default_prefix(gate)) if name is None else name
+        name = self._fresh_name(default_prefix(gate)) if name is None else name
         sources = [self._name_of(node) for node in inputs]
         contract.check_arity(name, gate, len(sources))
         contract.claim(gate, self._ref, name)
@@ -355,7 +356,7 @@ class ComputationalGraph:
 
     def _require_node(self, name) -> str:
         if name not in self.dag:
-            message = contract.unknown_node_message(name, self.dag, self._renamed)
+            message = unknown_node_message(name, self.dag, self._renamed)
             raise GraphStructureError(message)
         return name
 
