@@ -375,9 +375,6 @@ SPAWNS = {
         "_posixsubprocess.fork_exec"
     ),
     "_posixsubprocess.fork_exec()": "_posixsubprocess.fork_exec",
-    'del sys.modules["_posixsubprocess"]\nimport _posixsubprocess': (
-        "a fresh import of _posixsubprocess"
-    ),
 }
 
 
@@ -413,6 +410,12 @@ CHANGES = {
     'os.mkdir(FOLDER + "/new")': ("os.mkdir", "elsewhere/new"),
     "shutil.rmtree(FOLDER)": ("shutil.rmtree", "elsewhere"),
     "shutil.copyfile(__file__, VICTIM)": ("shutil.copyfile", VICTIM),
+    'os.mkfifo(FOLDER + "/pipe")': ("os.mkfifo", "elsewhere/pipe"),
+    'os.mknod(FOLDER + "/node")': ("os.mknod", "elsewhere/node"),
+    'import sqlite3\nsqlite3.connect(FOLDER + "/x.db")': (
+        "sqlite3.connect",
+        "elsewhere/x.db",
+    ),
 }
 
 
@@ -456,6 +459,23 @@ def test_changing_files_outside_the_own_folder_is_refused_and_named(
             "cmdline', another process's /proc entry",
         ),
         ('os.listdir(f"/proc/{os.getppid()}/fd")', "another process's /proc entry"),
+        ('os.readlink(f"/proc/{os.getppid()}/cwd")', "another process's /proc entry"),
+        # A working folder outside would let a thread move it between the
+        # check of a relative path and the call that uses it.
+        ("os.chdir(FOLDER)", "change the working folder to"),
+        ("os.fchdir(0)", "change the working folder through a descriptor"),
+        # The hook's own state is reachable only through the collector.
+        ("import gc\ngc.get_objects()", "walk the interpreter's objects"),
+        ("import gc\ngc.get_referrers(os)", "walk the interpreter's objects"),
+        ("import socket\nsocket.socket()", "open a socket"),
+        (
+            'del sys.modules["_posixsubprocess"]\nimport _posixsubprocess',
+            "import a fresh copy of _posixsubprocess",
+        ),
+        (
+            'del sys.modules["posix"]\nimport posix',
+            "import a fresh copy of posix",
+        ),
     ],
 )
 def test_links_climbing_folders_signals_and_other_processes_are_refused(
@@ -479,6 +499,13 @@ def test_links_climbing_folders_signals_and_other_processes_are_refused(
         "with tempfile.TemporaryDirectory() as folder:\n"
         '    open(os.path.join(folder, "scratch"), "w").close()',
         'open(os.devnull, "w").write("quiet")',
+        # tempfile opens the folder itself to make an unnamed file in it
+        'with tempfile.TemporaryFile() as f:\n    f.write(b"debug")',
+        'with tempfile.NamedTemporaryFile() as f:\n    f.write(b"debug")',
+        'os.mkfifo("pipe")\nos.remove("pipe")',
+        'home = os.getcwd()\nos.makedirs("sub", exist_ok=True)\nos.chdir("sub")\n'
+        "os.chdir(home)",
+        'import sqlite3\nsqlite3.connect(":memory:").close()',
         'open("/proc/self/status").read()',
         "os.kill(os.getpid(), 0)",
         "import fractions",

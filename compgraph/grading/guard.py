@@ -44,6 +44,8 @@ CHANGING = {
     "os.chown": (0,),
     "os.link": (0, 1),
     "os.mkdir": (0,),
+    "os.mkfifo": (0,),
+    "os.mknod": (0,),
     "os.remove": (0,),
     "os.removexattr": (0,),
     "os.rename": (0, 1),
@@ -58,9 +60,15 @@ CHANGING = {
     "shutil.copytree": (1,),
     "shutil.move": (0, 1),
     "shutil.rmtree": (0,),
+    "sqlite3.connect": (0,),
 }
-READING = frozenset({"open", "os.listdir", "os.scandir"})
+READING = frozenset({"open", "os.listdir", "os.readlink", "os.scandir"})
 WRITING = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
+#: Audit events that reach the grader's own objects (the hook among them),
+#: or the network; a gate needs neither.
+INTROSPECTING = frozenset({"gc.get_objects", "gc.get_referrers", "gc.get_referents"})
+#: Modules whose fresh import would bring back the functions replaced here.
+RELOADED = frozenset({"_posixsubprocess", "posix"})
 REFUSED = "the grader does not let a submission {}"
 SPAWN = "start a process or run a program ({})"
 
@@ -116,6 +124,31 @@ def _replace_fork_exec():
     subprocess._fork_exec = refuse
 
 
+def _replace_unaudited(check):
+    """Check the calls that make or read files but raise no audit event.
+
+    ``os.mkfifo`` and ``os.mknod`` create files anywhere the process may
+    write (a FIFO where the grader reads would hang it); ``os.readlink``
+    reads ``/proc`` entries. Both ``os`` and ``posix`` hold them; ``check``
+    gets the audit event they would have raised and its arguments.
+    """
+    import posix
+
+    fspath = os.fspath
+
+    def guarded(name, original):
+        def call(path, *args, **kwargs):
+            check(f"os.{name}", (fspath(path),))
+            return original(path, *args, **kwargs)
+
+        return call
+
+    for name in ("mkfifo", "mknod", "readlink"):
+        call = guarded(name, getattr(posix, name))
+        setattr(posix, name, call)
+        setattr(os, name, call)
+
+
 def install(workdir, protect):
     """Install the audit hook that refuses what a submission may not do.
 
@@ -134,8 +167,10 @@ def install(workdir, protect):
     me, group = os.getpid(), os.getpgrp()
     own_proc, changing, spawning = f"/proc/{me}/", dict(CHANGING), SPAWNING
     reading, refused, spawn, writing = READING, REFUSED, SPAWN, WRITING
-    watched = spawning | reading | frozenset(changing)
-    watched |= {"import", "os.kill", "os.killpg", "os.symlink"}
+    introspecting, reloaded = INTROSPECTING, RELOADED
+    watched = spawning | reading | frozenset(changing) | introspecting
+    watched |= {"import", "os.chdir", "os.kill", "os.killpg", "os.symlink"}
+    watched |= {"socket.__new__"}
 
     def refuse(what):
         raise PermissionError(refused.format(what))
@@ -151,7 +186,11 @@ def install(workdir, protect):
         return value
 
     def check_read(event, path):
-        real = resolve(path)
+        if event == "os.readlink":  # the link itself is read, not its target
+            folder, _, name = path.rstrip("/").rpartition("/")
+            real = resolve(folder or ".") + "/" + name
+        else:
+            real = resolve(path)
         for root in roots:
             if real == root or real.startswith(root + "/"):
                 refuse(f"open {path!r}")
@@ -175,20 +214,37 @@ def install(workdir, protect):
                 if event in ("open", "os.truncate"):
                     continue  # a descriptor already open for writing
                 refuse(f"change a file through its descriptor ({event})")
-            real = resolve(path)
-            if not real.startswith(home) and real != "/dev/null":
-                refuse(
-                    f"change {path!r} ({event}): it may write only inside its "
-                    "own folder"
-                )
+            check_inside(event, path)
+
+    def check_inside(event, path):
+        # The folder itself counts as inside: tempfile opens it to make a file.
+        real = resolve(path)
+        if not (real + "/").startswith(home) and real != "/dev/null":
+            refuse(
+                f"change {path!r} ({event}): it may write only inside its own folder"
+            )
+
+    def check_chdir(path):
+        # Relative paths are checked against the working folder: it stays
+        # inside, so that no thread can move it between a check and the call.
+        if named(path) is None:
+            refuse("change the working folder through a descriptor (os.fchdir)")
+        if not (resolve(path) + "/").startswith(home):
+            refuse(f"change the working folder to {path!r}, outside its own")
 
     def hook(event, args):
         if event not in watched:
             return
         if event in spawning:
             refuse(spawn.format(event))
-        if event == "import" and args[0] == "_posixsubprocess":
-            refuse(spawn.format("a fresh import of _posixsubprocess"))
+        if event == "import" and args[0] in reloaded:
+            refuse(f"import a fresh copy of {args[0]}, whose functions are guarded")
+        if event in introspecting:
+            refuse(f"walk the interpreter's objects ({event})")
+        if event == "socket.__new__":
+            refuse("open a socket")
+        if event == "os.chdir":
+            check_chdir(args[0])
         if event == "os.kill" and args[0] not in (0, me, -me):
             refuse("signal another process (os.kill)")
         if event == "os.killpg" and args[0] not in (0, group):
@@ -202,4 +258,5 @@ def install(workdir, protect):
         if event in changing:
             check_change(event, args)
 
+    _replace_unaudited(hook)
     sys.addaudithook(hook)
