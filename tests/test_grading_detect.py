@@ -63,6 +63,62 @@ def test_run_time_imports_are_refused():
     }
 
 
+def test_a_class_that_replaces_a_stray_library_import_is_the_students():
+    code = (
+        "from gates import MaxGate  # to compare, from the lecture notebook\n"
+        "from gates.base import Gate\n"
+        "class MaxGate(Gate):\n"
+        "    def forward(self, x, y):\n"
+        "        return max(x, y)\n"
+    )
+    assert findings(code) == {}
+
+
+def test_a_class_that_subclasses_the_import_it_replaces_is_found():
+    code = "from gates import MaxGate\nclass MaxGate(MaxGate):\n    pass\n"
+    assert findings(code) == {"MaxGate": "subclasses the library's gates.MaxGate"}
+
+
+def test_a_library_import_after_the_class_replaces_it_and_is_found():
+    code = "class MaxGate:\n    pass\nfrom gates import MaxGate\n"
+    assert findings(code) == {"MaxGate": "is the library's own gates.MaxGate"}
+
+
+@pytest.mark.parametrize(
+    "call", ["re.compile(r'\\s+')", "frame.eval('x')", "parser.exec()"]
+)
+def test_methods_that_share_a_name_with_exec_or_eval_are_not_run_time_code(call):
+    code = (
+        "import re\n"
+        f"def describe(value, frame=None, parser=None):\n    return {call}\n"
+        "class MaxGate:\n"
+        "    def forward(self, x, y):\n"
+        "        self.note = describe(x)\n"
+        "        return max(x, y)\n"
+    )
+    assert findings(code) == {}
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        ("eval('1')", "eval"),
+        ("builtins.exec('1')", "exec"),
+        ("compile('', '', 'exec')", "compile"),
+        ("importlib.import_module('gates')", "import_module"),
+    ],
+)
+def test_building_code_or_imports_at_run_time_is_found(call, name):
+    code = (
+        "import builtins, importlib\n"
+        f"class MaxGate:\n    def forward(self, x, y):\n        return {call}\n"
+    )
+    assert findings(code) == {
+        "MaxGate": f"calls {name}() in its code; the grader cannot check code "
+        "or imports built at run time"
+    }
+
+
 def test_the_gate_base_class_and_helpers_are_allowed():
     code = (
         "from gates.base import Gate, unbroadcast\n"
@@ -117,6 +173,11 @@ def test_a_graph_built_on_the_engine_is_found():
 def test_similarity_counts_matching_tokens():
     assert similarity(["a", "b"], ["a", "b"]) == 1.0
     assert similarity([], ["a"]) == 0.0
+
+
+def test_importing_the_allowed_base_from_its_package_is_not_a_blocked_import():
+    code = "from gates import base\nfrom gates.base import Gate\n"
+    assert blocked_imports({"a.py": code}, BLOCKED, ALLOWED) == []
 
 
 def test_blocked_imports_lists_each_module_once():

@@ -97,7 +97,9 @@ def blocked_imports(sources: dict, blocked, allowed) -> list[str]:
         module = _Module(tree, blocked, allowed)
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
+                # ``from gates import base`` takes only the allowed gates.base
+                taken = [f"{node.module}.{alias.name}" for alias in node.names]
+                names = [node.module] if any(map(module._library, taken)) else []
             elif isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
             else:
@@ -110,18 +112,27 @@ class _Module:
     def __init__(self, tree, blocked, allowed):
         self.tree = tree
         self.blocked, self.allowed = tuple(blocked), tuple(allowed)
-        self.definitions = {
-            node.name: node
-            for node in tree.body
-            if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
-        }
-        self.bindings = {}
-        self.aliases = {}
+        self.definitions, self.bindings, self.aliases = {}, {}, {}
+        # The library base of each class, judged where the class is defined:
+        # ``class AddGate(AddGate)`` subclasses the import it then replaces.
+        self.library_bases = {}
+        # In module order, so that the last statement to bind a name wins:
+        # a class defined after ``from gates import AddGate`` replaces it.
         for node in tree.body:
-            self.bindings.update(_imports(node))
+            if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                bases = getattr(node, "bases", [])
+                origins = [o for o in map(self._origin, bases) if o]
+                self.library_bases[node.name] = origins[0] if origins else None
+                self.definitions[node.name] = node
+                self.bindings.pop(node.name, None)
+                self.aliases.pop(node.name, None)
+            for name, origin in _imports(node).items():
+                self.bindings[name] = origin
+                self.aliases.pop(name, None)
             if isinstance(node, ast.Assign) and len(node.targets) == 1:
                 if isinstance(node.targets[0], ast.Name):
                     self.aliases[node.targets[0].id] = node.value
+                    self.bindings.pop(node.targets[0].id, None)
 
     def _library(self, dotted: str) -> bool:
         matches = lambda prefixes: any(  # noqa: E731
@@ -168,10 +179,8 @@ class _Module:
         definition = self.definitions.get(target)
         if not isinstance(definition, ast.ClassDef):
             return None
-        for base in definition.bases:
-            origin = self._origin(base)
-            if origin:
-                return f"subclasses the library's {origin}"
+        if self.library_bases.get(target):
+            return f"subclasses the library's {self.library_bases[target]}"
         for node in self.region(target):
             # A name that starts an attribute chain is judged with its chain.
             roots = {
@@ -195,8 +204,8 @@ class _Module:
                     origin = self._origin(inner)
                     if origin:
                         return f"uses the library's {origin} in its code"
-                called = _called_name(inner)
-                if called in _DYNAMIC:
+                called = _dynamic_call(inner)
+                if called:
                     return (
                         f"calls {called}() in its code; the grader cannot check "
                         "code or imports built at run time"
@@ -250,13 +259,25 @@ def _imported_modules(node) -> list[str]:
     return []
 
 
-def _called_name(node) -> str | None:
+def _dynamic_call(node) -> str | None:
+    """The name of a call that builds code or imports at run time, if it is one.
+
+    Bare ``exec(...)``, ``eval(...)``, ``compile(...)``, ``__import__(...)``,
+    the same through ``builtins``, and ``import_module`` anywhere; a method
+    that only shares a name (``re.compile``, ``df.eval``) is not one.
+    """
     if not isinstance(node, ast.Call):
         return None
-    if isinstance(node.func, ast.Name):
-        return node.func.id
-    if isinstance(node.func, ast.Attribute):
-        return node.func.attr
+    func = node.func
+    if isinstance(func, ast.Name):
+        return func.id if func.id in _DYNAMIC else None
+    if not isinstance(func, ast.Attribute):
+        return None
+    owner = func.value.id if isinstance(func.value, ast.Name) else None
+    if func.attr in ("import_module", "__import__") or owner == "__loader__":
+        return func.attr
+    if owner in ("builtins", "__builtins__") and func.attr in _DYNAMIC:
+        return func.attr
     return None
 
 
