@@ -5,8 +5,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -346,3 +348,51 @@ def test_a_folder_of_only_test_files_is_still_graded(tmp_path):
     done = run("grade", folder, "-a", "graph", "--single", "--out", out, *FAST)
     assert done.exit_code == 0
     assert "score 16 / 16" in done.output
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_named_pipes_planted_for_classmates_cannot_hang_the_class_run(tmp_path):
+    """A submission can make named pipes (os.mkfifo) where the grader reads a
+    classmate's files and writes his reports; opening one waits for ever for
+    the other end. Planted here by the test, before the run: the run still
+    finishes, grades everyone, and names the pipes it left out."""
+    roster, out = tmp_path / "class", tmp_path / "out"
+    (roster / "bob").mkdir(parents=True)
+    out.mkdir()
+    for student in ("ada.py", "bob/my_gates.py", "cyd.py"):
+        shutil.copyfile(SOLUTIONS / "my_gates.py", roster / student)
+    planted = ["bob/zz_helpers.py", "zed.py"], ["bob.txt", "bob.json", "grades.csv"]
+    for pipe in [roster / p for p in planted[0]] + [out / p for p in planted[1]]:
+        os.mkfifo(pipe)
+    command = [sys.executable, "-c", "from compgraph.cli import main; main()"]
+    command += ["grade", roster, "-a", "gates", "--public", "--jobs", "2"]
+    grading = subprocess.Popen(
+        [str(c) for c in [*command, "--out", out, *FAST]],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = grading.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(grading.pid, signal.SIGKILL)
+        grading.communicate()
+        pytest.fail("the class run hung on a named pipe")
+
+    assert grading.returncode == 0, stderr
+    assert "graded 4 submissions" in stdout
+    with open(out / "grades.csv") as handle:
+        rows = {row["student"]: row for row in csv.DictReader(handle)}
+    assert rows["ada"]["total"] == rows["bob"]["total"] == rows["cyd"]["total"] == "30"
+    assert rows["bob"]["notes"] == (
+        "zz_helpers.py is a named pipe (FIFO), not a regular file, so the grader "
+        "left it out"
+    )
+    assert rows["zed"]["total"] == "0"
+    assert rows["zed"]["notes"] == (
+        "zed.py is a named pipe (FIFO), not a regular file, so the grader left it out"
+    )
+    assert "note: zz_helpers.py is a named pipe (FIFO)" in (out / "bob.txt").read_text()
+    assert json.loads((out / "bob.json").read_text())["score"] == 30.0
+    assert all(stat.S_ISREG((out / p).stat().st_mode) for p in planted[1])

@@ -192,8 +192,14 @@ def test_reading_the_reference_and_hidden_cases_is_refused(graded):
 def test_output_flood_is_capped_and_named(graded):
     result = grade_fixture("flood.py", graded)
     assert_others_full(result)
-    forward = next(t for t in result.tasks if t.name == "MaxGate.forward")
-    assert "output exceeded the grader's cap" in forward.output
+    for task in result.tasks:
+        if task.name.startswith("MaxGate"):
+            assert task.output == (
+                "the submission printed more than the output cap of 64 KB per task "
+                f"while grading {task.name}; print less, or write what you need to "
+                "a file in your folder"
+            )
+    assert "flood flood" in result.student_output
     assert len(result.student_output) <= 4000
 
 
@@ -247,7 +253,7 @@ def test_the_grader_can_be_interrupted_cleanly(three_gates, tmp_path):
 
     submission = tmp_path / "my_gates.py"
     shutil.copyfile(FIXTURES / "missing_class.py", submission)
-    session = Session([submission], three_gates, LIMITS)
+    session = Session({"my_gates.py": submission.read_bytes()}, three_gates, LIMITS)
     session._start()
     pid = session.sandbox.process.pid
     os.kill(pid, signal.SIGSTOP)
@@ -536,3 +542,30 @@ def test_a_virtualenv_inside_the_checkout_stays_readable(tmp_path, monkeypatch):
     assert checkout / ".venv-ci" not in roots
     assert {checkout / n for n in ("compgraph", "gates", "tests")} <= set(roots)
     assert checkout / "pyproject.toml" in roots
+
+
+def test_scratch_files_do_not_count_against_the_output_cap(three_gates):
+    """A trace that grows by 1 KB on every forward call outgrows the output cap
+    (1 KB here) many times over: the cap counts only what is printed."""
+    limits = replace(LIMITS, output_kb=1)
+    result = grade(FIXTURES / "writes_a_trace.py", three_gates, limits, seed=7)
+    report = result.report()
+    assert report.startswith("three: writes_a_trace\nscore 15 / 15\n\n"), report
+    assert "cap" not in report
+
+
+def test_a_scratch_file_past_the_file_limit_fails_naming_that_limit(
+    max_forward, tmp_path
+):
+    source = (FIXTURES / "forward_runs.py").read_text()
+    code = 'open("big.bin", "wb").write(bytes(2 * 1024 * 1024))'
+    submission = tmp_path / "my_gates.py"
+    submission.write_text(source.replace("@CODE@", code))
+    limits = replace(LIMITS, file_mb=1)
+    (task,) = grade(submission, max_forward, limits, seed=7).tasks
+    assert task.score == 0.0
+    assert task.output.startswith(
+        "MaxGate.forward raised OSError: [Errno 27] File too large: a file the "
+        "submission wrote reached the grader's limit of 1 MB per file (printed "
+        "output has its own cap, 64 KB per task) (at my_gates.py:"
+    )

@@ -41,7 +41,12 @@ def _limits(options, loaded):
 @click.option("--wall", "wall_seconds", type=float, help="Seconds per task.")
 @click.option("--cpu", "cpu_seconds", type=int, help="CPU seconds per process.")
 @click.option("--memory", "memory_mb", type=int, help="Memory limit in MB.")
-@click.option("--output-kb", "output_kb", type=int, help="Printed output cap.")
+@click.option(
+    "--output-kb", "output_kb", type=int, help="KB a task may print (stdout, stderr)."
+)
+@click.option(
+    "--file-mb", "file_mb", type=int, help="MB of each file a submission writes."
+)
 @click.option(
     "--sandbox-user",
     default=None,

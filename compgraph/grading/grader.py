@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import secrets
 import site
+import stat
 import sys
 from pathlib import Path
 
@@ -19,7 +20,13 @@ import compgraph
 import gates
 from compgraph.grading.api import TaskFailure, load_assignment
 from compgraph.grading.detect import blocked_imports, find_library_use
-from compgraph.grading.report import SubmissionResult, TaskResult, write_csv, write_json
+from compgraph.grading.report import (
+    SubmissionResult,
+    TaskResult,
+    write_csv,
+    write_json,
+    write_report,
+)
 from compgraph.grading.sandbox import (
     Limits,
     Sandbox,
@@ -29,18 +36,38 @@ from compgraph.grading.sandbox import (
     kill_descendants,
 )
 
-__all__ = ["grade", "grade_class", "Session", "submission_files", "is_submission"]
+__all__ = [
+    "grade",
+    "grade_class",
+    "Session",
+    "submission_files",
+    "is_submission",
+    "read_sources",
+]
 
 #: After this many crashes of one submission's process, stop restarting it.
 MAX_RESTARTS = 8
 #: Source larger than this is not read (a submission is a page of code).
 MAX_SOURCE_BYTES = 1_000_000
+#: How a write past the file limit (EFBIG) shows in the runner's messages.
+FILE_TOO_LARGE = "[Errno 27]"
+KINDS = {
+    stat.S_ISDIR: "a folder",
+    stat.S_ISFIFO: "a named pipe (FIFO)",
+    stat.S_ISSOCK: "a socket",
+    stat.S_ISCHR: "a character device",
+    stat.S_ISBLK: "a block device",
+}
 
 
 class Session:
-    """The sandbox of one submission, restarted after a task kills it."""
+    """The sandbox of one submission, restarted after a task kills it.
 
-    def __init__(self, files, assignment, limits: Limits, protect=(), user=None):
+    ``files`` maps each file's name to its source, as :func:`read_sources`
+    read it: the code that runs is the code the grader analysed.
+    """
+
+    def __init__(self, files: dict, assignment, limits: Limits, protect=(), user=None):
         self.files, self.limits = files, limits
         gates_dir = Path(gates.__file__).parent
         self.config = {
@@ -59,6 +86,7 @@ class Session:
         self.fatal = None
         self.problems = {}
         self.restarts = 0
+        self._printed = ""  # by a sandbox that is gone, not yet shown
 
     def run(self, request: dict) -> list:
         """Send a request; return its results or raise TaskFailure with the reason."""
@@ -72,17 +100,39 @@ class Session:
         if "missing" in answer:
             raise TaskFailure(self._missing(str(answer["missing"])))
         if "fatal" in answer:
-            raise TaskFailure(f"the sandbox failed: {answer['fatal'].get('message')}")
+            message = self._named(str(answer["fatal"].get("message")))
+            raise TaskFailure(f"the sandbox failed: {message}")
         results = answer.get("results")
         if not isinstance(results, list) or not all(
             isinstance(r, dict) for r in results
         ):
             raise TaskFailure("the submission's process sent an unreadable answer")
+        for result in results:
+            if isinstance(result.get("error"), dict):
+                error = result["error"]
+                error["message"] = self._named(str(error.get("message")))
         return results
 
     def output(self) -> str:
         """What the submission printed during the last task."""
-        return self.sandbox.output() if self.sandbox else ""
+        printed, self._printed = self._printed, ""
+        if self.sandbox is not None:
+            printed += self.sandbox.output()
+        return printed
+
+    def _named(self, message: str) -> str:
+        """``message``, saying which limit it was when a file grew too large.
+
+        Printing goes to a pipe, so a file too large (EFBIG) is always one
+        the submission wrote, stopped by the per-file limit.
+        """
+        if FILE_TOO_LARGE not in message:
+            return message
+        return (
+            "OSError: [Errno 27] File too large: a file the submission wrote "
+            f"reached the grader's limit of {self.limits.file_mb} MB per file "
+            f"(printed output has its own cap, {self.limits.output_kb} KB per task)"
+        )
 
     def _start(self):
         if self.fatal:
@@ -97,9 +147,11 @@ class Session:
             ready = sandbox.start()
         except SandboxError as error:
             self.fatal = f"importing the submission failed: {error}"
+            self._printed += sandbox.output()
             sandbox.cleanup()
             raise TaskFailure(self.fatal) from None
-        self.problems = ready.get("problems") or {}
+        problems = ready.get("problems") or {}
+        self.problems = {m: self._named(str(p)) for m, p in problems.items()}
         self.sandbox = sandbox
 
     def _missing(self, name):
@@ -111,6 +163,7 @@ class Session:
 
     def _discard(self):
         if self.sandbox is not None:
+            self._printed += self.sandbox.output()
             self.sandbox.cleanup()
             self.sandbox = None
 
@@ -159,7 +212,7 @@ def submission_files(path, assignment) -> list[Path]:
     holds nothing else.
     """
     path = Path(path)
-    if path.is_file():
+    if not path.is_dir():
         return [path]
     files = sorted(path.glob("*.py"))
     graded = [f for f in files if not _is_test_file(f)] or files
@@ -172,6 +225,54 @@ def _is_test_file(path: Path) -> bool:
     return (
         name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py")
     )
+
+
+def read_sources(files) -> tuple[dict, list]:
+    """Read a submission's files, each once, before any of its code runs.
+
+    Returns ``{file name: bytes}`` and a note for each file left out. Only
+    regular files are read. Anything else under a submission's name, such
+    as a named pipe that another submission made there, is left out with a
+    note: it is never opened for blocking reads, so it cannot hang the
+    grader.
+    """
+    sources, notes = {}, []
+    for path in files:
+        path = Path(path)
+        source, why = _read_regular(path)
+        if why is None:
+            sources[path.name] = source
+        else:
+            notes.append(f"{path.name} {why}, so the grader left it out")
+    return sources, notes
+
+
+def _read_regular(path: Path):
+    """``(bytes, None)`` for a regular file, else ``(None, why not)``."""
+    try:
+        kind = _kind(os.stat(path).st_mode)
+        if kind:
+            return None, f"is {kind}, not a regular file"
+        # O_NONBLOCK: if a pipe took the file's place since the stat, opening
+        # it returns at once instead of waiting for a writer.
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(descriptor, "rb") as handle:
+            kind = _kind(os.fstat(handle.fileno()).st_mode)
+            if kind:
+                return None, f"is {kind}, not a regular file"
+            source = handle.read(MAX_SOURCE_BYTES + 1)
+    except OSError as error:
+        return None, f"could not be read ({error.strerror or error})"
+    if len(source) > MAX_SOURCE_BYTES:
+        return None, f"is larger than {MAX_SOURCE_BYTES:,} bytes, the most allowed"
+    return source, None
+
+
+def _kind(mode) -> str | None:
+    """What a file that is not a regular file is, in words; None if it is one."""
+    if stat.S_ISREG(mode):
+        return None
+    return next((kind for test, kind in KINDS.items() if test(mode)), "special")
 
 
 def is_submission(path, assignment) -> bool:
@@ -220,16 +321,18 @@ def grade(
     seed = secrets.randbits(63) if seed is None else seed
     path = Path(submission)
     student = student or path.stem
-    files = submission_files(path, assignment) if path.exists() else []
+    paths = submission_files(path, assignment) if path.exists() else []
+    files, unread = read_sources(paths)
     tasks = assignment.selected(public)
     if not files:
-        why = f"no Python file found at {path} (expected {assignment.filename})"
+        unread = unread or [
+            f"no Python file found at {path} (expected {assignment.filename})"
+        ]
+        why = "; ".join(unread)
         results = [_result(t, 0.0, "error", why) for t in tasks]
-        return SubmissionResult(student, assignment.name, results, [why])
+        return SubmissionResult(student, assignment.name, results, unread)
 
-    sources = {
-        f.name: f.read_text("utf-8", "replace")[:MAX_SOURCE_BYTES] for f in files
-    }
+    sources = {name: data.decode("utf-8", "replace") for name, data in files.items()}
     targets = {t.target: t.reference for t in tasks if t.target}
     findings = find_library_use(
         sources, targets, assignment.blocked, assignment.allowed
@@ -258,7 +361,7 @@ def grade(
     finally:
         session.close()
         kill_descendants(spared)
-    notes = [f"{m}: {p}" for m, p in session.problems.items()]
+    notes = [*unread, *(f"{m}: {p}" for m, p in session.problems.items())]
     if session.fatal:
         # Importing hung or crashed: every task failed for this one reason.
         notes.append(session.fatal)
@@ -318,14 +421,20 @@ def grade_class(
 ) -> list[SubmissionResult]:
     """Grade every submission in ``directory``; write reports, JSON and a CSV.
 
-    Each ``*.py`` file or subfolder of ``directory`` is one student's
-    submission. ``out_dir`` receives ``STUDENT.txt``, ``STUDENT.json``
-    (Gradescope format) and ``grades.csv``.
+    Each ``*.py`` file or subfolder of ``directory`` (but ``out_dir``) is
+    one student's submission. ``out_dir`` receives ``STUDENT.txt``,
+    ``STUDENT.json`` (Gradescope format) and ``grades.csv``.
     """
     loaded = load_assignment(assignment)
     spec = assignment if isinstance(assignment, str) else loaded
     directory, out_dir = Path(directory), Path(out_dir)
-    entries = sorted(p for p in directory.iterdir() if p.suffix == ".py" or p.is_dir())
+    entries = sorted(
+        p
+        for p in directory.iterdir()
+        if (p.suffix == ".py" or p.is_dir()) and p.resolve() != out_dir.resolve()
+    )
+    # Made before any code runs, so that nothing else can take its place.
+    out_dir.mkdir(parents=True, exist_ok=True)
     seed = secrets.randbits(63) if seed is None else seed
     protect = (str(directory.resolve()), str(out_dir.resolve()))
     work = [
@@ -339,9 +448,10 @@ def grade_class(
                 progress(results[-1])
     else:
         results = _in_parallel(work, jobs, progress)
+    # Written atomically: a file a submission put at one of these paths, even
+    # a named pipe, is replaced, never opened.
     for result in results:
-        (out_dir / f"{result.student}.txt").parent.mkdir(parents=True, exist_ok=True)
-        (out_dir / f"{result.student}.txt").write_text(result.report(), "utf-8")
+        write_report(result, out_dir / f"{result.student}.txt")
         write_json(result, out_dir / f"{result.student}.json")
     names = [t.name for t in loaded.selected(public)]
     write_csv(results, out_dir / "grades.csv", names)

@@ -1,6 +1,8 @@
 """Grading results and their three forms: text, Gradescope JSON, class CSV."""
 
+import contextlib
 import csv
+import io
 import json
 import os
 import tempfile
@@ -12,6 +14,7 @@ __all__ = [
     "SubmissionResult",
     "write_json",
     "write_csv",
+    "write_report",
     "to_gradescope",
 ]
 
@@ -119,31 +122,50 @@ def write_json(result: SubmissionResult, path) -> Path:
     The file is written after every sandbox process of the submission is
     dead, and replaces whatever a submission may have put at that path.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".results-")
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        json.dump(to_gradescope(result), stream, indent=2)
-    os.replace(temporary, path)
-    return path
+    return _replace(path, json.dumps(to_gradescope(result), indent=2))
+
+
+def write_report(result: SubmissionResult, path) -> Path:
+    """Write the readable report of :meth:`SubmissionResult.report` atomically."""
+    return _replace(path, result.report())
 
 
 def write_csv(results: list, path, task_names: list) -> Path:
-    """One row per student, one column per task, then total and max."""
+    """One row per student, one column per task, then total and max (atomically)."""
+    table = io.StringIO(newline="")
+    writer = csv.writer(table)
+    writer.writerow(["student", *task_names, "total", "max", "notes"])
+    for result in sorted(results, key=lambda r: r.student):
+        scores = result.scores()
+        writer.writerow(
+            [
+                result.student,
+                *(f"{scores.get(name, 0.0):g}" for name in task_names),
+                f"{result.score:g}",
+                f"{result.max_score:g}",
+                " | ".join(result.notes),
+            ]
+        )
+    return _replace(path, table.getvalue())
+
+
+def _replace(path, text: str) -> Path:
+    """Write ``text`` to a temporary file beside ``path``, then rename it there.
+
+    ``os.replace`` swaps the directory entry, so whatever stood at ``path``
+    (a file a submission forged, even a named pipe, whose opening would
+    block) is replaced without ever being opened.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(["student", *task_names, "total", "max", "notes"])
-        for result in sorted(results, key=lambda r: r.student):
-            scores = result.scores()
-            writer.writerow(
-                [
-                    result.student,
-                    *(f"{scores.get(name, 0.0):g}" for name in task_names),
-                    f"{result.score:g}",
-                    f"{result.max_score:g}",
-                    " | ".join(result.notes),
-                ]
-            )
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    try:
+        os.fchmod(handle, 0o644)  # as open() makes it; mkstemp makes 0o600
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
     return path

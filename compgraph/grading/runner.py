@@ -137,7 +137,7 @@ def _matches(name, prefixes):
 def _limit(config):
     """Lower this process's limits before any student code runs."""
     megabytes = config["memory_mb"] * 1024 * 1024
-    cpu, cap = config["cpu_seconds"], config["output_bytes"]
+    cpu, cap = config["cpu_seconds"], config["file_bytes"]
     limits = [
         (resource.RLIMIT_AS, (megabytes, megabytes)),
         (resource.RLIMIT_CPU, (cpu, cpu + 1)),
@@ -148,8 +148,8 @@ def _limit(config):
             resource.setrlimit(which, values)
         except (ValueError, OSError):  # macOS refuses RLIMIT_AS; Linux does not
             pass
-    # Writing past the cap fails with EFBIG instead of killing the process,
-    # so a flood ends the offending call with an error the grader can name.
+    # Writing past the file limit fails with EFBIG instead of killing the
+    # process, so the offending call ends with an error the grader can name.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     user = config.get("user")
     if user is not None and os.geteuid() == 0:
@@ -224,8 +224,6 @@ def _describe(error, where):
         if not f.filename.endswith("runner.py")
     ]
     text = f"{type(error).__name__}: {error}"
-    if isinstance(error, OSError) and error.errno == 27:  # EFBIG
-        text = "the submission's output exceeded the grader's cap (" + text + ")"
     return {"message": text[:1000], "where": where, "trace": frames[-3:]}
 
 

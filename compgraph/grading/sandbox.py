@@ -3,10 +3,21 @@
 A :class:`Sandbox` starts ``runner.py`` with a fresh interpreter
 (``python -I``) in an empty working directory that holds only a copy of the
 submission, with its own session and process group, a scrubbed environment,
-and kernel limits on CPU time, address space and output size set before any
-student code runs. Requests and responses travel over two pipes as JSON
-lines; the submission's own stdout and stderr go to a capped file that is
-shown to the student, never parsed.
+and kernel limits on CPU time, address space and the size of each file it
+writes set before any student code runs. Requests and responses travel over
+two pipes as JSON lines; the submission's own stdout and stderr go to a third
+pipe that the grader drains while it waits, counting what each task prints
+against the output cap. That output is shown to the student, never parsed.
+
+Two limits on writing
+---------------------
+What a task prints and the scratch files it writes are limited separately.
+The output cap is counted by the grader on the pipe, per task: a task that
+prints more loses its process, and the next task gets a fresh one. Files
+are limited by the kernel (``RLIMIT_FSIZE``), per file and for the life of
+the process, so a trace that a submission appends to on every call has
+room to grow while a loop that fills the disk with one file still stops.
+A pipe is not a file, so the kernel's limit never cuts the printed output.
 
 Killing the whole process tree
 ------------------------------
@@ -62,9 +73,12 @@ class Limits:
     memory_mb : int, default=1024
         Address space of the sandbox process (``RLIMIT_AS``).
     output_kb : int, default=256
-        Bytes the submission may print per task (``RLIMIT_FSIZE``).
+        Kilobytes the submission may print (stdout and stderr) per task.
     import_seconds : float, default=20.0
         Wall-clock time for starting the process and importing the submission.
+    file_mb : int, default=32
+        Megabytes of each file the submission writes, such as scratch files
+        in its folder (``RLIMIT_FSIZE``).
 
     Examples
     --------
@@ -77,6 +91,7 @@ class Limits:
     memory_mb: int = 1024
     output_kb: int = 256
     import_seconds: float = 20.0
+    file_mb: int = 32
 
 
 class SandboxError(Exception):
@@ -166,13 +181,19 @@ def _reap(pids):
             time.sleep(0.01)
 
 
+def _readable(descriptor) -> bool:
+    """True when reading ``descriptor`` would not block."""
+    return bool(select.select([descriptor], [], [], 0)[0])
+
+
 class Sandbox:
     """One running sandbox process that holds one imported submission.
 
     Parameters
     ----------
-    files : list of Path
-        The submission's Python files; they are copied into a fresh directory.
+    files : dict of str to bytes
+        The submission's Python files by name, as the grader read them; they
+        are written, in this order, into a fresh directory.
     config : dict
         What the runner preloads and blocks: ``blocked`` and ``allowed``
         module prefixes, ``preload`` module names, ``gates_base`` (a path or
@@ -180,37 +201,41 @@ class Sandbox:
         they say, the submission may not start processes, nor change files
         outside its working directory (see ``runner.py``).
     limits : Limits
-        Time, memory and output limits.
+        Time, memory, output and file limits.
     """
 
-    def __init__(self, files, config: dict, limits: Limits):
+    def __init__(self, files: dict, config: dict, limits: Limits):
         self.limits = limits
         self.workdir = Path(tempfile.mkdtemp(prefix="compgraph-sandbox-"))
         os.chmod(self.workdir, 0o755)
         copies = []
-        for path in files:
-            target = self.workdir / Path(path).name
-            shutil.copyfile(path, target)
+        for name, source in files.items():
+            target = self.workdir / Path(name).name
+            target.write_bytes(source)
             copies.append(str(target))
-        self.log_path = self.workdir / ".output"
-        self._log = open(self.log_path, "ab")  # noqa: SIM115  closed in close()
         self._config = {
             **config,
             "files": copies,
             "workdir": str(self.workdir),
             "memory_mb": limits.memory_mb,
             "cpu_seconds": limits.cpu_seconds,
-            "output_bytes": limits.output_kb * 1024,
+            # RLIMIT_FSIZE, per file the process writes; printing goes to a
+            # pipe, which it does not cut, so it bounds the scratch files alone.
+            "file_bytes": limits.file_mb * 1024 * 1024,
         }
         self._spared = frozenset(descendants(os.getpid()))
         self.process = None
         self._counter = 0
         self._buffer = b""
+        self._printing = None  # read end of the submission's stdout and stderr
+        self._printed = bytearray()  # kept since output() last cleared it
+        self._printed_in_task = 0
 
     def start(self) -> dict:
         """Start the process and import the submission; return its ready message."""
         child_reads, grader_writes = os.pipe()
         grader_reads, child_writes = os.pipe()
+        self._printing, child_prints = os.pipe()
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(self.workdir),
@@ -223,25 +248,27 @@ class Sandbox:
         self.process = subprocess.Popen(
             [sys.executable, "-I", str(RUNNER), str(child_reads), str(child_writes)],
             stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=self._log,
+            stdout=child_prints,
+            stderr=child_prints,
             pass_fds=(child_reads, child_writes),
             cwd=self.workdir,
             env=env,
             start_new_session=True,
         )
-        os.close(child_reads)
-        os.close(child_writes)
+        for descriptor in (child_reads, child_writes, child_prints):
+            os.close(descriptor)
         self._out = os.fdopen(grader_writes, "w", encoding="utf-8")
         self._in = grader_reads
         self._out.write(json.dumps(self._config) + "\n")
         self._out.flush()
+        self._printed_in_task = 0
         return self._receive(self.limits.import_seconds, what="importing")
 
     def request(self, message: dict, timeout: float | None = None) -> dict:
         """Send one request and wait for its answer, at most ``timeout`` seconds."""
         self._counter += 1
         message = {**message, "id": self._counter}
+        self._printed_in_task = 0
         try:
             self._out.write(json.dumps(message) + "\n")
             self._out.flush()
@@ -255,12 +282,7 @@ class Sandbox:
 
     def output(self, limit: int = 2000) -> str:
         """What the submission printed since the last call (capped), then clear it."""
-        try:
-            with open(self.log_path, "rb") as handle:
-                text = handle.read(limit + 1)
-            os.truncate(self.log_path, 0)
-        except OSError:
-            return ""
+        text, self._printed = bytes(self._printed), bytearray()
         shown = text[:limit].decode("utf-8", "replace")
         return shown + (" [...]" if len(text) > limit else "")
 
@@ -275,16 +297,26 @@ class Sandbox:
                     f"timed out after {timeout:g} s of wall-clock time while "
                     f"{what} (an endless loop?)"
                 )
-            ready, _, _ = select.select([self._in], [], [], left)
-            if not ready:
+            streams = [self._in]
+            if self._printing is not None:
+                streams.append(self._printing)
+            ready, _, _ = select.select(streams, [], [], left)
+            if self._printing in ready:
+                self._read_printed(what)
+            if self._in not in ready:
                 continue
             chunk = os.read(self._in, 1 << 20)
             if not chunk:
+                # What it printed before it died often says why.
+                with contextlib.suppress(SandboxError):
+                    self._read_printed(what)
                 raise SandboxError(self._death(f"while {what}"))
             self._buffer += chunk
             if len(self._buffer) > cap:
                 self.close()
                 raise SandboxError("the submission's process sent more than 64 MB")
+        # The runner flushes what was printed before it answers: collect it.
+        self._read_printed(what)
         line, self._buffer = self._buffer.split(b"\n", 1)
         try:
             answer = json.loads(line)
@@ -293,6 +325,26 @@ class Sandbox:
         if not isinstance(answer, dict):
             raise SandboxError(f"unreadable answer from the submission while {what}")
         return answer
+
+    def _read_printed(self, what):
+        """Read whatever the submission has printed; past the cap, kill it."""
+        cap = self.limits.output_kb * 1024
+        while self._printing is not None and _readable(self._printing):
+            chunk = os.read(self._printing, 1 << 16)
+            if not chunk:
+                # It closed its stdout and stderr, or it is gone.
+                os.close(self._printing)
+                self._printing = None
+                return
+            self._printed += chunk[: max(0, cap - len(self._printed))]
+            self._printed_in_task += len(chunk)
+            if self._printed_in_task > cap:
+                self.close()
+                raise SandboxError(
+                    f"the submission printed more than the output cap of "
+                    f"{self.limits.output_kb} KB per task while {what}; print "
+                    "less, or write what you need to a file in your folder"
+                )
 
     def _death(self, when, error=None):
         """Why the process is gone, in words a student understands."""
@@ -310,31 +362,33 @@ class Sandbox:
                 ),
                 signal.SIGKILL: "was killed (out of memory, or by the grader)",
                 signal.SIGSEGV: "crashed (segmentation fault)",
-                signal.SIGXFSZ: "printed more than the output cap",
+                signal.SIGXFSZ: (
+                    f"wrote a file past the limit of {self.limits.file_mb} MB per file"
+                ),
             }.get(-code, f"was killed by signal {signal.Signals(-code).name}")
             return f"the submission's process {reason} {when}"
         return f"the submission's process exited with code {code} {when}"
 
     def close(self) -> None:
-        """Kill the process and everything it started; delete its directory."""
+        """Kill the process and everything it started; close its pipes."""
         if self.process is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.process.pid, signal.SIGKILL)
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()
             self.process.wait()
-            for stream in ("_out",):
-                with contextlib.suppress(OSError, AttributeError):
-                    getattr(self, stream).close()
             with contextlib.suppress(OSError, AttributeError):
-                os.close(self._in)
+                self._out.close()
+            for descriptor in (self._in, self._printing):
+                with contextlib.suppress(OSError, TypeError):
+                    os.close(descriptor)
+            self._printing = None
             self.process = None
         kill_descendants(self._spared)
 
     def cleanup(self) -> None:
-        """Close, then remove the working directory and the output file."""
+        """Close, then remove the working directory."""
         self.close()
-        self._log.close()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self):
