@@ -43,8 +43,13 @@ __all__ = [
     "check_arity",
     "check_finite",
     "check_gradients",
+    "check_output",
     "gate_error",
 ]
+
+
+_ARRAY = np.ndarray  # looked up once: check_gradients runs for every gate
+NUMERIC_KINDS = "biufc"  # numpy's kinds of bool, integer, unsigned, float, complex
 
 
 def as_value(name, value):
@@ -71,6 +76,7 @@ def as_value(name, value):
 
 
 def _numeric(name, array):
+    """``array`` if it holds numbers; strings and objects are refused."""
     if array.dtype.kind not in NUMERIC_KINDS:
         raise InputError(
             f"{name!r} must hold numbers, got an array of dtype {array.dtype} "
@@ -96,10 +102,6 @@ def check_output(name, gate, out):
         f"a numpy array of numbers; it returned {got}. Return the output value "
         "(np.asarray(...) for a list)"
     )
-
-
-_ARRAY = np.ndarray  # looked up once: check_gradients runs for every gate
-NUMERIC_KINDS = "biufc"  # numpy's kinds of bool, integer, unsigned, float, complex
 
 
 def check_arity(name, gate, count, connected=False):
