@@ -50,8 +50,18 @@ def test_activations_match_closed_forms_and_gradcheck(make, shape, seed):
     x = 2 * np.random.default_rng(seed).normal(size=shape)
     gate = make()
 
-    np.testing.assert_allclose(gate.forward(x), reference(gate)(x), rtol=1e-14)
+    # atol: the reference's exp(x) - 1 is off by about one rounding of 1.0
+    # near x = 0, where ELU's expm1 stays exact to 1e-16 relative.
+    np.testing.assert_allclose(
+        gate.forward(x), reference(gate)(x), rtol=1e-14, atol=4e-16
+    )
     assert_gradients_pass(make(), x, seed=seed)
+
+
+def test_elu_near_zero_keeps_the_precision_that_exp_minus_one_loses():
+    x = np.array([-3.5e-3, -1e-10, -1e-300])
+
+    np.testing.assert_allclose(ELUGate().forward(x), np.expm1(x), rtol=1e-15)
 
 
 def test_activations_match_torch_values_and_gradients():
