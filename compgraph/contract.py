@@ -181,12 +181,20 @@ def _check_no_gradient(name, gate, source, port, value):
         )
 
 
-def check_finite(name, what, value):
-    """Raise :class:`NonFiniteValueError` if ``value`` holds a NaN or an inf."""
+def check_finite(name, what, value, fed=False):
+    """Raise :class:`NonFiniteValueError` if ``value`` holds a NaN or an inf.
+
+    ``fed`` says the value came in as an input rather than from a gate.
+    """
     if isinstance(value, float):
         finite = math.isfinite(value)
     else:
         finite = bool(np.all(np.isfinite(value)))
+    if not finite and fed:
+        raise NonFiniteValueError(
+            f"{name} was fed a non-finite {what}: {value!r}; check the data "
+            "that goes in"
+        )
     if not finite:
         raise NonFiniteValueError(
             f"{name} produced a non-finite {what}: {value!r}; check the values "
@@ -293,7 +301,7 @@ def fed_values(graph, inputs, expected) -> dict:
     }
     if graph.check_finite:
         for name, value in values.items():
-            check_finite(f"input {name!r}", "value", value)
+            check_finite(f"input {name!r}", "value", value, fed=True)
     return values
 
 

@@ -114,6 +114,8 @@ class AbsGate(Gate):
         return abs(x)
 
     def backward(self, upstream):
+        if isinstance(self.x, float):  # a Python float stays one
+            return (upstream * ((self.x > 0.0) - (self.x < 0.0)),)
         return (upstream * np.sign(self.x),)
 
 
@@ -137,8 +139,9 @@ class SqrtGate(Gate):
 
     def forward(self, x):
         with np.errstate(invalid="ignore"):
-            self.out = np.sqrt(x)
-        return float(self.out) if isinstance(x, float) else self.out
+            out = np.sqrt(x)
+        self.out = float(out) if isinstance(x, float) else out
+        return self.out
 
     def backward(self, upstream):
         return (divide(upstream, 2.0 * self.out),)

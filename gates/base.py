@@ -179,7 +179,8 @@ def log(x):
     if isinstance(x, float) and x > 0.0:
         return math.log(x)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.log(x)
+        out = np.log(x)
+    return float(out) if isinstance(x, float) else out
 
 
 def sigmoid(x):
@@ -202,10 +203,12 @@ def tanh(x):
 
 def divide(a, b):
     """``a / b`` that gives ``inf`` or ``nan`` at ``b == 0`` instead of raising."""
-    if isinstance(b, float) and b != 0.0 and isinstance(a, float):
+    floats = isinstance(a, float) and isinstance(b, float)
+    if floats and b != 0.0:
         return a / b
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return np.divide(a, b)
+        out = np.divide(a, b)
+    return float(out) if floats else out
 
 
 def power(x, c):
@@ -216,4 +219,5 @@ def power(x, c):
         except OverflowError:  # Python floats raise where numpy gives inf
             pass
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return np.power(x, c)
+        out = np.power(x, c)
+    return float(out) if isinstance(x, float) else out

@@ -255,3 +255,29 @@ def test_division_by_a_denormal_gives_inf_without_a_warning():
         warnings.simplefilter("error")
         out = DivideGate().forward(np.array([1.0, 1.0]), np.array([5e-324, 1e-310]))
     assert np.all(np.isinf(out))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [AddGate, SubtractGate, MultiplyGate, DivideGate, MaxGate, MinGate],
+)
+@pytest.mark.parametrize("x, y", [(2.0, 3.0), (2.0, 0.0), (0.0, 0.0), (1e300, 1e300)])
+def test_binary_gates_keep_python_floats_at_zeros_and_overflow(make, x, y):
+    # type(), not isinstance(): numpy's float64 is a subclass of float
+    gate = make()
+    out = gate.forward(x, y)
+    grads = gate.backward(1.0)
+    assert type(out) is float and all(type(g) is float for g in grads)
+
+
+@pytest.mark.parametrize(
+    "gate",
+    [NegateGate(), ReciprocalGate(), ScaleGate(3.0), AddConstantGate(3.0),
+     PowerGate(3), PowerGate(0.5), PowerGate(-1)],
+    ids=repr,
+)  # fmt: skip
+@pytest.mark.parametrize("x", [2.0, -2.0, 0.0, 1e300])
+def test_unary_gates_keep_python_floats_at_zeros_and_overflow(gate, x):
+    out = gate.forward(x)
+    (grad,) = gate.backward(1.0)
+    assert type(out) is float and type(grad) is float

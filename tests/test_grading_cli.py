@@ -119,6 +119,20 @@ def test_export_writes_the_skeleton_and_public_tests_only(tmp_path):
     assert again.exit_code != 0  # never overwrites a student's file
 
 
+def test_exported_public_tests_pass_from_any_folder(tmp_path):
+    run("assignment", "export", "gates", tmp_path / "hw")
+    shutil.copy(SOLUTIONS / "my_gates.py", tmp_path / "hw" / "my_gates.py")
+
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "hw/test_public_gates.py"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert "30 passed" in done.stdout
+
+
 def test_export_makes_a_skeleton_for_the_readme_assignment_file(tmp_path):
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.DOTALL)
     (week2,) = [b for b in blocks if '"week2"' in b]

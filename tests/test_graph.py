@@ -517,7 +517,7 @@ def test_check_finite_names_the_first_node_that_made_a_nan():
 def test_check_finite_names_an_input_fed_with_inf():
     g = ComputationalGraph(check_finite=True)
     g.input("x").exp()
-    with pytest.raises(NonFiniteValueError, match="input 'x' produced a non-finite"):
+    with pytest.raises(NonFiniteValueError, match="input 'x' was fed a non-finite"):
         g.forward(x=math.inf)
 
 

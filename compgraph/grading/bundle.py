@@ -28,16 +28,19 @@ Run them with ``pytest {test_file}`` or ``compgraph grade {filename} \\
 --assignment {spec} --public``.
 """
 
+from pathlib import Path
+
 import pytest
 
 from compgraph.grading import grade
 
 TASKS = {tasks!r}
+HERE = Path(__file__).parent  # so that pytest may run from any folder
 
 
 @pytest.fixture(scope="module")
 def result():
-    return grade("{filename}", "{spec}", public=True)
+    return grade(HERE / "{filename}", {assignment}, public=True)
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -102,13 +105,15 @@ def export_skeleton(name, directory) -> list[Path]:
             "student work is overwritten"
         )
     skeleton.write_text(text, "utf-8")
-    spec = name if str(name) in BUILT_IN else Path(str(name)).name
+    built_in = str(name) in BUILT_IN
+    spec = str(name) if built_in else Path(str(name)).name
     tests = directory / f"test_public_{loaded.name}.py"
     tests.write_text(
         PUBLIC_TESTS.format(
             name=loaded.name,
             spec=spec,
             filename=loaded.filename,
+            assignment=repr(spec) if built_in else f'str(HERE / "{spec}")',
             test_file=tests.name,
             tasks=[t.name for t in loaded.selected(public=True)],
         ),
