@@ -469,6 +469,7 @@ def test_changing_files_outside_the_own_folder_is_refused_and_named(
         # A working folder outside would let a thread move it between the
         # check of a relative path and the call that uses it.
         ("os.chdir(FOLDER)", "change the working folder to"),
+        ("os.chdir(os.fsencode(FOLDER))", "change the working folder to"),
         ("os.fchdir(0)", "change the working folder through a descriptor"),
         # The hook's own state is reachable only through the collector.
         ("import gc\ngc.get_objects()", "walk the interpreter's objects"),

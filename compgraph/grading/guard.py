@@ -227,10 +227,11 @@ def install(workdir, protect):
     def check_chdir(path):
         # Relative paths are checked against the working folder: it stays
         # inside, so that no thread can move it between a check and the call.
-        if named(path) is None:
+        text = named(path)
+        if text is None:
             refuse("change the working folder through a descriptor (os.fchdir)")
-        if not (resolve(path) + "/").startswith(home):
-            refuse(f"change the working folder to {path!r}, outside its own")
+        if not (resolve(text) + "/").startswith(home):
+            refuse(f"change the working folder to {text!r}, outside its own")
 
     def hook(event, args):
         if event not in watched:
