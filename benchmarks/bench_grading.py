@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from compgraph.grading import Limits
+
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "tests" / "grading_fixtures" / "solutions" / "my_gates.py"
 
@@ -53,7 +55,7 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=200)
     parser.add_argument("--jobs", type=int, default=2)
     # The grader's own default, so the figure is what an instructor gets.
-    parser.add_argument("--wall", type=float, default=10.0)
+    parser.add_argument("--wall", type=float, default=Limits().wall_seconds)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 

@@ -345,8 +345,9 @@ def load_image(path, shape: tuple, pixel_max: float) -> np.ndarray:
             f"{path.name} has shape {image.shape}, but the model reads {h}x{w} "
             f"images (shape ({h}, {w})); resize it to {h}x{w} pixels first"
         )
-    if not np.all(np.isfinite(image)):
-        bad = int(np.size(image) - np.count_nonzero(np.isfinite(image)))
+    finite = np.isfinite(image)
+    if not finite.all():
+        bad = int(finite.size - np.count_nonzero(finite))
         raise DataError(
             f"{path.name} holds {bad} NaN or infinite pixel(s); every pixel must "
             f"be a number from 0 to {pixel_max:g}"

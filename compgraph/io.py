@@ -14,6 +14,7 @@ the target in one step, so a crash never leaves half a checkpoint behind.
 Loading checks every name, shape and dtype before it changes anything.
 """
 
+import contextlib
 import os
 import tempfile
 import zipfile
@@ -22,7 +23,7 @@ import numpy as np
 
 from compgraph.errors import CompGraphError
 
-__all__ = ["ParameterFileError", "save_parameters", "load_parameters"]
+__all__ = ["ParameterFileError", "save_parameters", "load_parameters", "atomic_file"]
 
 EXTRA = "extra/"
 
@@ -72,19 +73,42 @@ def save_parameters(graph, path, extra: dict | None = None) -> None:
                 "pickled objects)"
             )
 
+    with atomic_file(path) as file:
+        np.savez(file, **arrays)
+
+
+@contextlib.contextmanager
+def atomic_file(path, mode: str = "wb"):
+    """A file that takes the place of ``path`` only once it is fully written.
+
+    It is written beside ``path`` and renamed over it: a crash leaves the old
+    file, never half a new one, and whatever stood at ``path`` (even a named
+    pipe, whose opening would block) is replaced without being opened. The
+    file gets the mode ``open()`` would give it. Text modes write UTF-8 with
+    no newline translation.
+
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "note.txt"
+    >>> with atomic_file(target, "w") as file:
+    ...     _ = file.write("written whole")
+    >>> target.read_text()
+    'written whole'
+    """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
+    os.makedirs(folder, exist_ok=True)
+    name = os.path.basename(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{name}-", dir=folder)
+    text = {} if "b" in mode else {"encoding": "utf-8", "newline": ""}
     try:
-        # mkstemp makes the file private (0600); give it the mode open() would.
-        os.chmod(temporary, 0o666 & ~_umask())
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, **arrays)
+        os.fchmod(handle, 0o666 & ~_umask())  # mkstemp makes it private (0600)
+        with os.fdopen(handle, mode, **text) as file:
+            yield file
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
     except BaseException:
-        if os.path.exists(temporary):
+        with contextlib.suppress(OSError):
             os.remove(temporary)
         raise
 

@@ -21,7 +21,6 @@ import csv
 import io as _io
 import json
 import math
-import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -344,9 +343,8 @@ def _plot_curves(metrics, path):
 
 
 def _atomic_write(path: Path, payload: bytes):
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_bytes(payload)
-    os.replace(temporary, path)
+    with io.atomic_file(path) as file:
+        file.write(payload)
 
 
 def _write_json(path, values):

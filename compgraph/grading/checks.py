@@ -18,10 +18,16 @@ __all__ = [
     "compare_gradients",
     "contract_problems",
     "perturbations",
+    "takes_gradient",
 ]
 
 #: Worst relative error accepted between a submission and the reference.
 TOLERANCE = 1e-6
+
+
+def takes_gradient(value) -> bool:
+    """False for an integer array (labels, indices), which gets no gradient."""
+    return not (isinstance(value, np.ndarray) and value.dtype.kind != "f")
 
 
 def describe(value) -> str:

@@ -33,6 +33,7 @@ from compgraph.grading.checks import (
     contract_problems,
     describe,
     perturbations,
+    takes_gradient,
 )
 from compgraph.grading.runner import decode, encode
 from compgraph.grading.subgradients import PIECEWISE_LINEAR, subgradient_problem
@@ -195,7 +196,7 @@ class GateTask(Task):
                     f"{len(case.inputs)} input(s)"
                 )
             for port, (grad, value) in enumerate(zip(analytic, case.inputs)):
-                if _float(value) and np.shape(grad) != np.shape(value):
+                if takes_gradient(value) and np.shape(grad) != np.shape(value):
                     raise TaskFailure(
                         f"gradient of input {port} has shape {np.shape(grad)}, "
                         f"expected {np.shape(value)}"
@@ -288,7 +289,7 @@ class GateTask(Task):
             and all(
                 g is not None and np.shape(g) == np.shape(v)
                 for g, v in zip(grads, case.inputs)
-                if _float(v)
+                if takes_gradient(v)
             )
         )
 
@@ -377,10 +378,6 @@ def _all_arrays(case) -> bool:
 def _random_like(output, rng):
     draw = rng.normal(size=np.shape(output))
     return float(draw) if np.ndim(output) == 0 else draw
-
-
-def _float(value) -> bool:
-    return not (isinstance(value, np.ndarray) and value.dtype.kind != "f")
 
 
 def _copy(inputs):

@@ -49,8 +49,6 @@ __all__ = [
 MAX_RESTARTS = 8
 #: Source larger than this is not read (a submission is a page of code).
 MAX_SOURCE_BYTES = 1_000_000
-#: How a write past the file limit (EFBIG) shows in the runner's messages.
-FILE_TOO_LARGE = "[Errno 27]"
 KINDS = {
     stat.S_ISDIR: "a folder",
     stat.S_ISFIFO: "a named pipe (FIFO)",
@@ -100,17 +98,12 @@ class Session:
         if "missing" in answer:
             raise TaskFailure(self._missing(str(answer["missing"])))
         if "fatal" in answer:
-            message = self._named(str(answer["fatal"].get("message")))
-            raise TaskFailure(f"the sandbox failed: {message}")
+            raise TaskFailure(f"the sandbox failed: {answer['fatal'].get('message')}")
         results = answer.get("results")
         if not isinstance(results, list) or not all(
             isinstance(r, dict) for r in results
         ):
             raise TaskFailure("the submission's process sent an unreadable answer")
-        for result in results:
-            if isinstance(result.get("error"), dict):
-                error = result["error"]
-                error["message"] = self._named(str(error.get("message")))
         return results
 
     def output(self) -> str:
@@ -119,20 +112,6 @@ class Session:
         if self.sandbox is not None:
             printed += self.sandbox.output()
         return printed
-
-    def _named(self, message: str) -> str:
-        """``message``, saying which limit it was when a file grew too large.
-
-        Printing goes to a pipe, so a file too large (EFBIG) is always one
-        the submission wrote, stopped by the per-file limit.
-        """
-        if FILE_TOO_LARGE not in message:
-            return message
-        return (
-            "OSError: [Errno 27] File too large: a file the submission wrote "
-            f"reached the grader's limit of {self.limits.file_mb} MB per file "
-            f"(printed output has its own cap, {self.limits.output_kb} KB per task)"
-        )
 
     def _start(self):
         if self.fatal:
@@ -150,8 +129,7 @@ class Session:
             self._printed += sandbox.output()
             sandbox.cleanup()
             raise TaskFailure(self.fatal) from None
-        problems = ready.get("problems") or {}
-        self.problems = {m: self._named(str(p)) for m, p in problems.items()}
+        self.problems = ready.get("problems") or {}
         self.sandbox = sandbox
 
     def _missing(self, name):
@@ -250,11 +228,8 @@ def read_sources(files) -> tuple[dict, list]:
 def _read_regular(path: Path):
     """``(bytes, None)`` for a regular file, else ``(None, why not)``."""
     try:
-        kind = _kind(os.stat(path).st_mode)
-        if kind:
-            return None, f"is {kind}, not a regular file"
-        # O_NONBLOCK: if a pipe took the file's place since the stat, opening
-        # it returns at once instead of waiting for a writer.
+        # O_NONBLOCK: opening a named pipe returns at once instead of waiting
+        # for a writer; what was opened is then asked what it is.
         descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         with os.fdopen(descriptor, "rb") as handle:
             kind = _kind(os.fstat(handle.fileno()).st_mode)

@@ -1,13 +1,12 @@
 """Grading results and their three forms: text, Gradescope JSON, class CSV."""
 
-import contextlib
 import csv
 import io
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from compgraph.io import atomic_file
 
 __all__ = [
     "TaskResult",
@@ -150,22 +149,11 @@ def write_csv(results: list, path, task_names: list) -> Path:
 
 
 def _replace(path, text: str) -> Path:
-    """Write ``text`` to a temporary file beside ``path``, then rename it there.
+    """Write ``text`` to ``path`` atomically (see :func:`compgraph.io.atomic_file`).
 
-    ``os.replace`` swaps the directory entry, so whatever stood at ``path``
-    (a file a submission forged, even a named pipe, whose opening would
-    block) is replaced without ever being opened.
+    Whatever a submission put at ``path``, a forged file or a named pipe
+    whose opening would block, is replaced without being opened.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-    try:
-        os.fchmod(handle, 0o644)  # as open() makes it; mkstemp makes 0o600
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    return path
+    with atomic_file(path, "w") as stream:
+        stream.write(text)
+    return Path(path)

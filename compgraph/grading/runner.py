@@ -18,6 +18,7 @@ computes itself.
 """
 
 import contextlib
+import errno
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -134,6 +135,10 @@ def _matches(name, prefixes):
     return any(name == p or name.startswith(p + ".") for p in prefixes)
 
 
+#: errno -> what it means here, added to the message of an OSError with it.
+_EXPLAINED = {}
+
+
 def _limit(config):
     """Lower this process's limits before any student code runs."""
     megabytes = config["memory_mb"] * 1024 * 1024
@@ -149,8 +154,9 @@ def _limit(config):
         except (ValueError, OSError):  # macOS refuses RLIMIT_AS; Linux does not
             pass
     # Writing past the file limit fails with EFBIG instead of killing the
-    # process, so the offending call ends with an error the grader can name.
+    # process, so the offending call ends with an error that names the limit.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    _EXPLAINED[errno.EFBIG] = config["file_too_large"]
     user = config.get("user")
     if user is not None and os.geteuid() == 0:
         os.setgroups([])
@@ -224,6 +230,8 @@ def _describe(error, where):
         if not f.filename.endswith("runner.py")
     ]
     text = f"{type(error).__name__}: {error}"
+    if isinstance(error, OSError) and error.errno in _EXPLAINED:
+        text += f": {_EXPLAINED[error.errno]}"
     return {"message": text[:1000], "where": where, "trace": frames[-3:]}
 
 

@@ -222,6 +222,11 @@ class Sandbox:
             # RLIMIT_FSIZE, per file the process writes; printing goes to a
             # pipe, which it does not cut, so it bounds the scratch files alone.
             "file_bytes": limits.file_mb * 1024 * 1024,
+            "file_too_large": (
+                f"a file the submission wrote reached the grader's limit of "
+                f"{limits.file_mb} MB per file (printed output has its own cap, "
+                f"{limits.output_kb} KB per task)"
+            ),
         }
         self._spared = frozenset(descendants(os.getpid()))
         self.process = None

@@ -33,7 +33,6 @@ TIES = {
     "AbsGate": "Accepted at the kink x = 0: any local gradient in [-1, 1].",
     "HingeLossGate": "Accepted at a kink m_j = 0: any slope in [0, 1] (the "
     "library uses 1/2).",
-    "MaxPool1dGate": _WINDOW,
     "MaxPool2dGate": _WINDOW,
 }
 

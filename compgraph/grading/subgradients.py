@@ -22,9 +22,10 @@ overlapping windows) are judged by the same necessary conditions.
 """
 
 import numpy as np
+from networkx.utils import UnionFind
 
 from compgraph.gradcheck import FAIL, STEP, noise_floor, relative_error
-from compgraph.grading.checks import TOLERANCE, perturbations
+from compgraph.grading.checks import TOLERANCE, perturbations, takes_gradient
 
 __all__ = ["PIECEWISE_LINEAR", "ACCEPTED", "subgradient_problem"]
 
@@ -34,14 +35,13 @@ PIECEWISE_LINEAR = frozenset(
     {
         "MaxGate",
         "MinGate",
-        "MaximumGate",
-        "MinimumGate",
         "ReLUGate",
         "LeakyReLUGate",
         "AbsGate",
-        "ClipGate",
+        "ClampGate",
+        "HardTanhGate",
         "HingeLossGate",
-        "MaxPool1dGate",
+        "L1LossGate",
         "MaxPool2dGate",
     }
 )
@@ -146,11 +146,16 @@ def _group_problem(forwards, inputs, upstream, received, kinked, start, noise, h
     batch = []
     for group in groups:
         for sign in (1.0, -1.0):
-            moved = [np.array(v, dtype=float) if _float(v) else v for v in inputs]
+            moved = [
+                np.array(v, dtype=float) if takes_gradient(v) else v for v in inputs
+            ]
             for port, index, _ in group:
                 moved[port][index] += sign * h
             batch.append(
-                [float(v) if np.ndim(v) == 0 and _float(v) else v for v in moved]
+                [
+                    float(v) if np.ndim(v) == 0 and takes_gradient(v) else v
+                    for v in moved
+                ]
             )
     outputs = forwards(batch)
     for k, group in enumerate(groups):
@@ -178,25 +183,12 @@ def _group_problem(forwards, inputs, upstream, received, kinked, start, noise, h
 
 def _groups(kinked):
     """Kinked elements joined when they move a common output element."""
-    parent = list(range(len(kinked)))
-
-    def root(i):
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    joined = UnionFind(range(len(kinked)))
     owner = {}
     for i, (_, _, affected) in enumerate(kinked):
         for element in affected:
-            if element in owner:
-                parent[root(i)] = root(owner[element])
-            else:
-                owner[element] = i
-    groups = {}
-    for i, item in enumerate(kinked):
-        groups.setdefault(root(i), []).append(item)
-    return list(groups.values())
+            joined.union(owner.setdefault(element, i), i)
+    return [[kinked[i] for i in sorted(group)] for group in joined.to_sets()]
 
 
 def _loss(upstream, out) -> float:
@@ -210,10 +202,6 @@ def _slack(low, high, noise) -> float:
 
 def _at(value, index) -> float:
     return float(np.asarray(value, dtype=float)[index])
-
-
-def _float(value) -> bool:
-    return not (isinstance(value, np.ndarray) and value.dtype.kind != "f")
 
 
 def _where(port, index, inputs) -> str:
