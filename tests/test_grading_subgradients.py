@@ -7,8 +7,9 @@ C06: at ``max(x, y)`` with ``x == y`` the two gradients sum to the upstream
 import numpy as np
 import pytest
 
-from compgraph.grading.subgradients import subgradient_problem
-from gates import MaxGate, MaxPool2dGate, ReLUGate
+import gates
+from compgraph.grading.subgradients import PIECEWISE_LINEAR, subgradient_problem
+from gates import ClampGate, L1LossGate, MaxGate, MaxPool2dGate, ReLUGate
 
 
 def reference(gate_class, *args):
@@ -125,3 +126,23 @@ def test_no_kink_means_the_reference_decides():
         reference(MaxGate), [3.0, 2.0], 1.0, [1.0, 0.0], exact=[1.0, 0.0]
     )
     assert (kinks, problem) == (0, None)
+
+
+def test_every_gate_named_for_ties_and_kinks_exists_in_the_library():
+    assert sorted(n for n in PIECEWISE_LINEAR if not hasattr(gates, n)) == []
+
+
+@pytest.mark.parametrize("slope", [0.0, 0.5, 1.0])
+def test_clamp_at_its_bound_accepts_any_local_gradient_in_zero_one(slope):
+    kinks, problem = subgradient_problem(
+        reference(ClampGate, -1.0, 1.0), [1.0], 1.0, [slope]
+    )
+    assert (kinks, problem) == (1, None)
+
+
+def test_l1_loss_at_a_zero_error_rejects_a_slope_outside_its_one_sided_slopes():
+    kinks, problem = subgradient_problem(
+        reference(L1LossGate), [2.0, 2.0], 1.0, [3.0, -3.0]
+    )
+    assert kinks >= 1
+    assert "must lie between the one-sided slopes -1 and 1" in problem
